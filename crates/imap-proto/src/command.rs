@@ -1,0 +1,177 @@
+//! Parsed commands.
+
+use crate::types::*;
+
+/// A complete tagged client command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub tag: String,
+    pub body: CommandBody,
+}
+
+/// All commands we understand.
+///
+/// Mailbox names are kept exactly as sent (modified UTF-7, or UTF-8 when the
+/// client enabled UTF8=ACCEPT; see [`crate::utf7`]), except that any
+/// case-variant of `INBOX` is normalized to `INBOX` (RFC 3501 §5.1). LIST
+/// references and patterns are never normalized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandBody {
+    Capability,
+    Noop,
+    Logout,
+    StartTls,
+    /// `mechanism` is uppercased. `initial` is the decoded SASL-IR
+    /// (RFC 4959); `=` decodes to `Some(vec![])`.
+    Authenticate {
+        mechanism: String,
+        initial: Option<Vec<u8>>,
+    },
+    Login {
+        username: String,
+        password: String,
+    },
+    /// `condstore` is set by the `(CONDSTORE)` select parameter (RFC 7162).
+    Select {
+        mailbox: String,
+        condstore: bool,
+    },
+    Examine {
+        mailbox: String,
+        condstore: bool,
+    },
+    /// `special_use` from `CREATE name (USE (\Drafts))` (RFC 6154); known
+    /// attributes are canonicalized (`\Drafts`), unknown ones kept as sent
+    /// (the session answers `NO [USEATTR]`).
+    Create {
+        mailbox: String,
+        special_use: Vec<String>,
+    },
+    Delete {
+        mailbox: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    Subscribe {
+        mailbox: String,
+    },
+    Unsubscribe {
+        mailbox: String,
+    },
+    /// Basic and LIST-EXTENDED (RFC 5258) LIST. `patterns` has at least one
+    /// element (several only with the extended `("a" "b")` form).
+    List {
+        reference: String,
+        patterns: Vec<String>,
+        select_opts: Vec<ListSelectOpt>,
+        /// Empty unless `RETURN (...)` was given.
+        return_opts: Vec<ListReturnOpt>,
+    },
+    Lsub {
+        reference: String,
+        pattern: String,
+    },
+    Status {
+        mailbox: String,
+        items: Vec<StatusItem>,
+    },
+    /// One or more messages (MULTIAPPEND, RFC 3502).
+    Append {
+        mailbox: String,
+        messages: Vec<AppendMessage>,
+    },
+    Check,
+    Close,
+    Unselect,
+    Expunge,
+    /// `UID EXPUNGE set` (RFC 4315).
+    UidExpunge(SequenceSet),
+    /// `charset` is `None` when absent, else the uppercased `US-ASCII` or
+    /// `UTF-8` (others are a [`crate::ErrorKind::BadCharset`] error).
+    /// `return_opts` is `None` for a classic SEARCH, `Some(opts)` for
+    /// `SEARCH RETURN (...)` (ESEARCH; an empty list means `ALL`).
+    Search {
+        charset: Option<String>,
+        criteria: SearchKey,
+        uid: bool,
+        return_opts: Option<Vec<SearchReturnOpt>>,
+    },
+    Fetch {
+        set: SequenceSet,
+        items: Vec<FetchAttr>,
+        uid: bool,
+        changed_since: Option<u64>,
+    },
+    Store {
+        set: SequenceSet,
+        kind: StoreKind,
+        silent: bool,
+        flags: Vec<Flag>,
+        uid: bool,
+        unchanged_since: Option<u64>,
+    },
+    Copy {
+        set: SequenceSet,
+        mailbox: String,
+        uid: bool,
+    },
+    Move {
+        set: SequenceSet,
+        mailbox: String,
+        uid: bool,
+    },
+    Idle,
+    Namespace,
+    /// RFC 2971: `None` for `ID NIL`.
+    Id(Option<Vec<(String, Option<String>)>>),
+    /// Capability names, uppercased.
+    Enable(Vec<String>),
+}
+
+impl CommandBody {
+    /// The command name as used in completion responses (`UID FETCH`,
+    /// `SELECT`, ...).
+    pub fn name(&self) -> &'static str {
+        use CommandBody as C;
+        match self {
+            C::Capability => "CAPABILITY",
+            C::Noop => "NOOP",
+            C::Logout => "LOGOUT",
+            C::StartTls => "STARTTLS",
+            C::Authenticate { .. } => "AUTHENTICATE",
+            C::Login { .. } => "LOGIN",
+            C::Select { .. } => "SELECT",
+            C::Examine { .. } => "EXAMINE",
+            C::Create { .. } => "CREATE",
+            C::Delete { .. } => "DELETE",
+            C::Rename { .. } => "RENAME",
+            C::Subscribe { .. } => "SUBSCRIBE",
+            C::Unsubscribe { .. } => "UNSUBSCRIBE",
+            C::List { .. } => "LIST",
+            C::Lsub { .. } => "LSUB",
+            C::Status { .. } => "STATUS",
+            C::Append { .. } => "APPEND",
+            C::Check => "CHECK",
+            C::Close => "CLOSE",
+            C::Unselect => "UNSELECT",
+            C::Expunge => "EXPUNGE",
+            C::UidExpunge(_) => "UID EXPUNGE",
+            C::Search { uid: false, .. } => "SEARCH",
+            C::Search { uid: true, .. } => "UID SEARCH",
+            C::Fetch { uid: false, .. } => "FETCH",
+            C::Fetch { uid: true, .. } => "UID FETCH",
+            C::Store { uid: false, .. } => "STORE",
+            C::Store { uid: true, .. } => "UID STORE",
+            C::Copy { uid: false, .. } => "COPY",
+            C::Copy { uid: true, .. } => "UID COPY",
+            C::Move { uid: false, .. } => "MOVE",
+            C::Move { uid: true, .. } => "UID MOVE",
+            C::Idle => "IDLE",
+            C::Namespace => "NAMESPACE",
+            C::Id(_) => "ID",
+            C::Enable(_) => "ENABLE",
+        }
+    }
+}
