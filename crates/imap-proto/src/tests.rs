@@ -1246,3 +1246,88 @@ proptest! {
         }
     }
 }
+
+/// Commands exactly as common clients send them.
+#[test]
+fn client_transcripts() {
+    let lines = [
+        // Python imaplib
+        "ABCD1 CAPABILITY",
+        "ABCD2 LOGIN user \"p@ss \\\"w\\\\rd\"",
+        "ABCD3 SELECT INBOX",
+        "ABCD4 SEARCH ALL",
+        "ABCD5 SEARCH CHARSET UTF-8 SUBJECT \"hi\"",
+        "ABCD6 FETCH 1 (RFC822)",
+        "ABCD7 STORE 1 +FLAGS \\Deleted",
+        "ABCD8 UID FETCH 1:* (UID FLAGS)",
+        "ABCD9 EXAMINE \"INBOX\"",
+        // mutt
+        "a0001 AUTHENTICATE PLAIN AHVzZXIAcGFzcw==",
+        "a0002 LIST \"\" \"*\"",
+        "a0003 STATUS \"INBOX\" (MESSAGES UNSEEN)",
+        "a0004 UID FETCH 1:5 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM SENDER SUBJECT TO CC MESSAGE-ID REFERENCES CONTENT-TYPE CONTENT-DESCRIPTION IN-REPLY-TO REPLY-TO LINES LIST-POST X-LABEL X-ORIGINAL-TO)])",
+        "a0005 UID STORE 3 +FLAGS.SILENT (\\Seen)",
+        "a0006 UID COPY 3,5:7 \"Archive\"",
+        "a0007 ENABLE QRESYNC",
+        // mbsync
+        "4 LIST \"\" \"*\"",
+        "5 UID FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (X-TUID MESSAGE-ID)])",
+        "6 UID STORE 1,3 +FLAGS.SILENT (\\Deleted)",
+        "7 UID EXPUNGE 1,3",
+        "8 UID FETCH 5 (BODY.PEEK[])",
+        // Thunderbird
+        "1 capability",
+        "3 list (SUBSCRIBED) \"\" \"*\" RETURN (SPECIAL-USE)",
+        "4 list \"\" \"%\" RETURN (SUBSCRIBED CHILDREN)",
+        "5 UID fetch 1:* (FLAGS)",
+        "6 UID fetch 1 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To)])",
+        "7 select \"INBOX\" (CONDSTORE)",
+        "8 ID (\"name\" \"Thunderbird\" \"version\" \"115.0\")",
+        // Apple Mail / K-9 / Outlook
+        "A10 UID FETCH 1:* (FLAGS UID) (CHANGEDSINCE 1)",
+        "11 UID SEARCH 1:* NOT DELETED",
+        "12 FETCH 1:* (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER] INTERNALDATE)",
+        "13 UID MOVE 42 Trash",
+        "14 IDLE",
+        "15 NAMESPACE",
+        "16 UNSELECT",
+    ];
+    for l in lines {
+        let c = ok(l);
+        assert!(!c.tag.is_empty());
+    }
+    let Some((tag, name)) = peek_tag_and_name(lines[7].as_bytes()) else {
+        panic!()
+    };
+    assert_eq!((tag.as_str(), name.as_str()), ("ABCD8", "UID FETCH"));
+}
+
+#[test]
+fn literal_roundtrip_via_framing() {
+    // Simulate the session: split on announcements using literal_announcement.
+    let wire: &[u8] = b"a LOGIN {3}\r\njoe {4+}\r\npass\r\n";
+    let mut frags = Vec::new();
+    let mut rest = wire;
+    loop {
+        let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let l = &rest[..nl];
+        rest = &rest[nl + 2..];
+        frags.push(Fragment::Line(l.to_vec()));
+        match literal_announcement(l).unwrap() {
+            Some(spec) => {
+                let n = spec.len as usize;
+                frags.push(Fragment::Literal(rest[..n].to_vec()));
+                rest = &rest[n..];
+            }
+            None => break,
+        }
+    }
+    assert!(rest.is_empty());
+    assert_eq!(
+        parse_command(frags).unwrap().body,
+        CommandBody::Login {
+            username: "joe".into(),
+            password: "pass".into()
+        }
+    );
+}
