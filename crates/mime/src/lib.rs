@@ -11,6 +11,10 @@
 //! on `tokio`, on `eider-store`, or on any protocol crate; callers hand it bytes and get values
 //! back. Every entry point must be total: no input may make it panic, loop forever, or recurse
 //! without bound (nesting is capped at [`MAX_NESTING`] levels, parts at [`MAX_PARTS`]).
+//!
+//! The part tree and its byte offsets come from our own single-pass splitter (`mime.rs`), because
+//! IMAP sizes, line counts and part boundaries have to follow Dovecot's rules exactly on broken
+//! mail; `mail-parser` is used only to decode header values for SEARCH/SORT ([`HeaderFields`]).
 
 mod address;
 mod fields;

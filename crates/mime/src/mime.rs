@@ -8,8 +8,9 @@ use crate::rfc822::{Tok, is_wsp};
 pub const MAX_NESTING: usize = 100;
 /// Once this many parts exist, boundaries are no longer recognized.
 pub const MAX_PARTS: usize = 10_000;
-/// Boundaries longer than this are not honoured.
-const MAX_BOUNDARY_LEN: usize = 1000;
+/// Only this many leading bytes of a boundary are compared (longer ones are truncated, as
+/// Dovecot does).
+const MAX_BOUNDARY_LEN: usize = 80;
 
 pub(crate) type Params = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -61,7 +62,8 @@ impl PartHeader {
             return None;
         }
         self.param("boundary")
-            .filter(|b| !b.is_empty() && b.len() <= MAX_BOUNDARY_LEN)
+            .filter(|b| !b.is_empty())
+            .map(|b| &b[..b.len().min(MAX_BOUNDARY_LEN)])
     }
 
     /// multipart/* (with or without a usable boundary).
@@ -233,12 +235,17 @@ fn parse_content_type(value: &[u8], h: &mut PartHeader) {
         t.skip_cfws();
         let ty = t.mime_token()?;
         t.skip_cfws();
+        if t.at_end() {
+            // a bare type ("text") is accepted with an empty subtype, as Dovecot does
+            return Some((ty.to_vec(), Vec::new()));
+        }
         if t.peek() != Some(b'/') {
             return None;
         }
         t.pos += 1;
         t.skip_cfws();
-        let sub = t.mime_token()?;
+        // an empty subtype ("text/") is accepted
+        let sub = t.mime_token().unwrap_or_default();
         t.skip_cfws();
         if !t.at_end() && t.peek() != Some(b';') {
             return None;
