@@ -1,0 +1,312 @@
+//! The one way mail comes in (LMTP, IMAP APPEND, HTTP upload), and the message operations that
+//! follow it: flags, expunge, copy/move, reads.
+
+use crate::{Engine, Error, ErrorKind, Flags, Result, address, mailbox};
+use eider_store::{
+    Changes, CopyResult, ExpungeResult, FlagUpdate, MessageRow, NewContent, NewUser, Segment,
+    StoreError, StoreMode, UidRange, UserRow,
+};
+use std::collections::HashMap;
+
+/// What happened to one LMTP recipient.
+#[derive(Debug, Clone)]
+pub enum DeliveryOutcome {
+    Delivered { uid: u32 },
+    Failed(Error),
+}
+
+/// New-user request as the admin CLI and the API give it.
+#[derive(Debug, Clone, Default)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub quota: i64,
+    pub props: String,
+}
+
+impl Engine {
+    /// Creates a user with an address and the default mailboxes.
+    pub async fn create_user(&self, req: &CreateUser) -> Result<String> {
+        let username = address::normalize_username(&req.username)?;
+        crate::auth::check_password(&req.password)?;
+        if req.quota < 0 {
+            return Err(Error::new(ErrorKind::Invalid, "quota must not be negative"));
+        }
+        let mut addresses = Vec::new();
+        let main = match &req.address {
+            Some(a) => Some(a.clone()),
+            None if username.contains('@') => Some(username.clone()),
+            None => None,
+        };
+        if let Some(a) = main {
+            addresses.push((address::display_form(&a)?, address::normalize(&a)?));
+        }
+        let user = NewUser {
+            username,
+            name: req.name.clone(),
+            password_hash: crate::auth::hash_password(&req.password).await?,
+            quota: req.quota,
+            props: if req.props.is_empty() {
+                "{}".into()
+            } else {
+                req.props.clone()
+            },
+            addresses,
+            mailboxes: mailbox::SPECIAL_USE_DEFAULTS
+                .iter()
+                .map(|(p, s)| (p.to_string(), s.map(str::to_string)))
+                .collect(),
+        };
+        self.store.create_user(&user).await.map_err(|e| match e {
+            StoreError::AlreadyExists => Error::new(
+                ErrorKind::AlreadyExists,
+                "This username or address already exists",
+            ),
+            other => other.into(),
+        })
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<UserRow> {
+        Ok(self.store.get_user(id).await?)
+    }
+
+    /// Resolves a recipient address to its user: exact key first (dots and `+label` folded).
+    pub async fn resolve_recipient(&self, rcpt: &str) -> Result<Option<UserRow>> {
+        let key = address::normalize(rcpt)?;
+        match self.store.find_address(&key).await? {
+            Some(found) => Ok(Some(self.store.get_user(&found.user_id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a message in a mailbox: parse once, cut large bodies into shared blobs, charge quota,
+    /// allocate UID/MODSEQ, journal and notify. Returns (UIDVALIDITY, stored row).
+    pub async fn append(
+        &self,
+        user_id: &str,
+        mailbox_id: &str,
+        raw: Vec<u8>,
+        flags: &Flags,
+        internal_date: Option<i64>,
+    ) -> Result<(u32, MessageRow)> {
+        if raw.len() as u64 > self.config.max_message_size {
+            return Err(Error::new(
+                ErrorKind::TooBig,
+                format!("message exceeds {} bytes", self.config.max_message_size),
+            ));
+        }
+        let raw = eider_mime::normalize_crlf(raw);
+        let content = self.prepare_content(raw).await?;
+        let date = internal_date.unwrap_or_else(eider_store::unix_now);
+        let (row, uid_validity) = self
+            .store
+            .append_message(
+                user_id,
+                mailbox_id,
+                &content,
+                flags.system,
+                &flags.keywords_joined(),
+                date,
+            )
+            .await?;
+        self.publish(user_id, mailbox_id, row.modseq);
+        Ok((uid_validity, row))
+    }
+
+    /// Analyzes a CRLF-normalized message and writes its large bodies as blobs.
+    async fn prepare_content(&self, raw: Vec<u8>) -> Result<NewContent> {
+        let (raw, info) = tokio::task::spawn_blocking(move || {
+            let info = eider_mime::analyze(&raw);
+            (raw, info)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("parser task failed: {e}")))?;
+        let mut skeleton = Vec::with_capacity(raw.len());
+        let mut segments = Vec::new();
+        let mut at = 0usize;
+        for (start, end) in info.leaf_bodies() {
+            let (start, end) = (start as usize, end as usize);
+            if end <= start || start < at || end > raw.len() {
+                continue;
+            }
+            if ((end - start) as u64) < self.config.blob_threshold {
+                continue;
+            }
+            skeleton.extend_from_slice(&raw[at..start]);
+            let hash = self.store.put_blob(&raw[start..end]).await?;
+            segments.push(Segment {
+                offset: start as u64,
+                len: (end - start) as u64,
+                hash,
+            });
+            at = end;
+        }
+        skeleton.extend_from_slice(&raw[at..]);
+        let info_json = serde_json::to_string(&info)
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        Ok(NewContent {
+            id: blake3::hash(&raw).to_hex().to_string(),
+            size: raw.len() as u64,
+            skeleton,
+            segments,
+            info_json,
+        })
+    }
+
+    /// Delivers one message to several local users (LMTP). Each copy gets its own `Return-Path`
+    /// and `Delivered-To` headers; the body bytes, and their blobs, are shared.
+    pub async fn deliver(
+        &self,
+        raw: &[u8],
+        return_path: &str,
+        recipients: &[(String, String)],
+    ) -> Vec<DeliveryOutcome> {
+        let mut out = Vec::with_capacity(recipients.len());
+        for (user_id, rcpt) in recipients {
+            let mut message = Vec::with_capacity(raw.len() + 128);
+            message.extend_from_slice(format!("Return-Path: <{return_path}>\r\n").as_bytes());
+            message.extend_from_slice(format!("Delivered-To: {rcpt}\r\n").as_bytes());
+            message.extend_from_slice(raw);
+            let result = async {
+                let inbox = self.find_mailbox(user_id, mailbox::INBOX).await?;
+                self.append(user_id, &inbox.id, message, &Flags::default(), None)
+                    .await
+            }
+            .await;
+            out.push(match result {
+                Ok((_, row)) => DeliveryOutcome::Delivered { uid: row.uid },
+                Err(e) => DeliveryOutcome::Failed(e),
+            });
+        }
+        out
+    }
+
+    pub async fn mailbox_uids(&self, user_id: &str, mailbox_id: &str) -> Result<Vec<u32>> {
+        Ok(self.store.mailbox_uids(user_id, mailbox_id).await?)
+    }
+
+    pub async fn messages_in(
+        &self,
+        user_id: &str,
+        mailbox_id: &str,
+        ranges: &[UidRange],
+    ) -> Result<Vec<MessageRow>> {
+        Ok(self.store.messages_in(user_id, mailbox_id, ranges).await?)
+    }
+
+    /// Parsed metadata of contents, keyed by content id.
+    pub async fn message_infos(
+        &self,
+        user_id: &str,
+        content_ids: &[&str],
+    ) -> Result<HashMap<String, eider_mime::MessageInfo>> {
+        let raw = self.store.content_infos(user_id, content_ids).await?;
+        raw.into_iter()
+            .map(|(id, json)| {
+                serde_json::from_str(&json)
+                    .map(|info| (id, info))
+                    .map_err(|e| Error::new(ErrorKind::Internal, format!("stored metadata: {e}")))
+            })
+            .collect()
+    }
+
+    /// The exact stored bytes of a message.
+    pub async fn read_message(&self, user_id: &str, content_id: &str) -> Result<Vec<u8>> {
+        Ok(self.store.read_content(user_id, content_id).await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn store_flags(
+        &self,
+        user_id: &str,
+        mailbox_id: &str,
+        ranges: &[UidRange],
+        mode: StoreMode,
+        flags: &Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<(Vec<FlagUpdate>, Vec<u32>)> {
+        let (updates, failed) = self
+            .store
+            .store_flags(
+                user_id,
+                mailbox_id,
+                ranges,
+                mode,
+                flags.system,
+                &flags.keywords,
+                unchanged_since,
+            )
+            .await?;
+        if let Some(u) = updates.first() {
+            self.publish(user_id, mailbox_id, u.modseq);
+        }
+        Ok((updates, failed))
+    }
+
+    /// Expunges `\Deleted` messages (within `ranges` if given: UID EXPUNGE).
+    pub async fn expunge(
+        &self,
+        user_id: &str,
+        mailbox_id: &str,
+        ranges: Option<&[UidRange]>,
+    ) -> Result<ExpungeResult> {
+        let result = self.store.expunge(user_id, mailbox_id, ranges).await?;
+        if !result.uids.is_empty() {
+            self.publish(user_id, mailbox_id, result.modseq);
+        }
+        Ok(result)
+    }
+
+    /// Deletes messages outright, flagged or not (API deletes, mailbox deletion).
+    pub async fn delete_messages(
+        &self,
+        user_id: &str,
+        mailbox_id: &str,
+        ranges: &[UidRange],
+    ) -> Result<ExpungeResult> {
+        let result = self
+            .store
+            .delete_messages(user_id, mailbox_id, Some(ranges))
+            .await?;
+        if !result.uids.is_empty() {
+            self.publish(user_id, mailbox_id, result.modseq);
+        }
+        Ok(result)
+    }
+
+    /// Copies or moves messages to another mailbox of the same user.
+    pub async fn copy_messages(
+        &self,
+        user_id: &str,
+        source_id: &str,
+        ranges: &[UidRange],
+        target_id: &str,
+        remove_source: bool,
+    ) -> Result<CopyResult> {
+        let result = self
+            .store
+            .copy_messages(user_id, source_id, ranges, target_id, remove_source)
+            .await?;
+        if !result.mapping.is_empty() {
+            self.publish(user_id, target_id, 0);
+            if remove_source {
+                self.publish(user_id, source_id, 0);
+            }
+        }
+        Ok(result)
+    }
+
+    pub async fn changes_since(
+        &self,
+        user_id: &str,
+        mailbox_id: &str,
+        modseq: u64,
+    ) -> Result<Changes> {
+        Ok(self
+            .store
+            .changes_since(user_id, mailbox_id, modseq)
+            .await?)
+    }
+}

@@ -1,0 +1,204 @@
+//! Mailboxes: names, special-use, UID/MODSEQ counters, subscriptions.
+
+use crate::{Result, Store, StoreError, map_unique, new_id, unix_now};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct MailboxRow {
+    pub id: String,
+    pub user_id: String,
+    pub path: String,
+    pub special_use: Option<String>,
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    pub highest_modseq: u64,
+    pub subscribed: bool,
+    pub created: i64,
+}
+
+const MAILBOX_COLUMNS: &str =
+    "id, user_id, path, special_use, uid_validity, uid_next, highest_modseq, subscribed, created";
+
+fn mailbox_from_row(row: &AnyRow) -> Result<MailboxRow> {
+    Ok(MailboxRow {
+        id: row.try_get(0)?,
+        user_id: row.try_get(1)?,
+        path: row.try_get(2)?,
+        special_use: row.try_get(3)?,
+        uid_validity: row.try_get::<i64, _>(4)? as u32,
+        uid_next: row.try_get::<i64, _>(5)? as u32,
+        highest_modseq: row.try_get::<i64, _>(6)? as u64,
+        subscribed: row.try_get::<i64, _>(7)? != 0,
+        created: row.try_get(8)?,
+    })
+}
+
+/// UIDVALIDITY for a new mailbox: the creation time in seconds, which never repeats for a name in
+/// practice and stays below 2^32 until 2106.
+fn new_uid_validity() -> i64 {
+    unix_now() & 0xffff_ffff
+}
+
+pub(crate) async fn insert_mailbox(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    path: &str,
+    special_use: Option<&str>,
+) -> Result<String> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO mailboxes (id, user_id, path, special_use, uid_validity, created) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(path)
+    .bind(special_use.map(str::to_string))
+    .bind(new_uid_validity())
+    .bind(unix_now())
+    .execute(&mut **tx)
+    .await
+    .map_err(map_unique)?;
+    Ok(id)
+}
+
+impl Store {
+    pub async fn create_mailbox(
+        &self,
+        user_id: &str,
+        path: &str,
+        special_use: Option<&str>,
+    ) -> Result<String> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let id = insert_mailbox(&mut tx, user_id, path, special_use).await?;
+        crate::messages::journal(&mut tx, user_id, &id, 0, "mailbox_create", 0, path).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn list_mailboxes(&self, user_id: &str) -> Result<Vec<MailboxRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user_id = $1 ORDER BY path"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(mailbox_from_row).collect()
+    }
+
+    pub async fn get_mailbox_by_path(&self, user_id: &str, path: &str) -> Result<MailboxRow> {
+        let row = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user_id = $1 AND path = $2"
+        ))
+        .bind(user_id)
+        .bind(path)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        mailbox_from_row(&row)
+    }
+
+    pub async fn get_mailbox(&self, user_id: &str, id: &str) -> Result<MailboxRow> {
+        let row = sqlx::query(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE user_id = $1 AND id = $2"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        mailbox_from_row(&row)
+    }
+
+    /// Renames one mailbox row. UIDVALIDITY is kept: the messages and their UIDs did not change.
+    pub async fn rename_mailbox(&self, user_id: &str, id: &str, new_path: &str) -> Result<()> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE mailboxes SET path = $1 WHERE user_id = $2 AND id = $3")
+            .bind(new_path)
+            .bind(user_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        crate::messages::journal(&mut tx, user_id, id, 0, "mailbox_rename", 0, new_path).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes an empty mailbox row (the engine expunges its messages first).
+    pub async fn delete_mailbox_row(&self, user_id: &str, id: &str) -> Result<()> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let left: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE user_id = $1 AND mailbox_id = $2",
+        )
+        .bind(user_id)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if left > 0 {
+            return Err(StoreError::Corrupt(format!(
+                "mailbox {id} still holds {left} messages"
+            )));
+        }
+        let done = sqlx::query("DELETE FROM mailboxes WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        crate::messages::journal(&mut tx, user_id, id, 0, "mailbox_delete", 0, "").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_subscribed(&self, user_id: &str, id: &str, subscribed: bool) -> Result<()> {
+        let _w = self.writer().await;
+        sqlx::query("UPDATE mailboxes SET subscribed = $1 WHERE user_id = $2 AND id = $3")
+            .bind(i64::from(subscribed))
+            .bind(user_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// (messages, unseen, deleted, total size) of a mailbox in one query.
+    pub async fn mailbox_counts(&self, user_id: &str, id: &str) -> Result<(u32, u32, u32, u64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN (flags & 1) = 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN (flags & 8) <> 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM messages WHERE user_id = $1 AND mailbox_id = $2",
+        )
+        .bind(user_id)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((
+            row.try_get::<i64, _>(0)? as u32,
+            row.try_get::<i64, _>(1)? as u32,
+            row.try_get::<i64, _>(2)? as u32,
+            row.try_get::<i64, _>(3)? as u64,
+        ))
+    }
+
+    /// Lowest UID without `\Seen`, if any.
+    pub async fn first_unseen_uid(&self, user_id: &str, id: &str) -> Result<Option<u32>> {
+        let uid: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(uid) FROM messages WHERE user_id = $1 AND mailbox_id = $2 AND (flags & 1) = 0",
+        )
+        .bind(user_id)
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(uid.map(|u| u as u32))
+    }
+}
