@@ -1,0 +1,346 @@
+//! Server configuration: a TOML file, then `EIDER_*` environment overrides, then validation.
+//!
+//! Every key has an environment override named `EIDER_` + the section and key in upper case, joined
+//! by `_`: `store.url` → `EIDER_STORE_URL`, `data_dir` → `EIDER_DATA_DIR`,
+//! `imap.max_literal_size` → `EIDER_IMAP_MAX_LITERAL_SIZE`. Values are parsed as the key's type.
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Embedded store and blob folder live here.
+    pub data_dir: String,
+    /// Name this server uses in greetings and headers.
+    pub hostname: String,
+    /// Largest message accepted by LMTP, APPEND and the API, in bytes.
+    pub max_message_size: u64,
+    /// Leaf bodies at least this large are stored once as content-addressed blobs.
+    pub blob_threshold: u64,
+    pub store: StoreSection,
+    pub imap: ImapSection,
+    pub lmtp: LmtpSection,
+    pub api: ApiSection,
+    pub tls: TlsSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite://PATH` (default: inside data_dir) or `postgres://user:pass@host:5432/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapSection {
+    pub enabled: bool,
+    /// Plain listener; offers STARTTLS.
+    pub listen: String,
+    /// Longest command line, in bytes.
+    pub max_line_length: usize,
+    /// Largest literal in a command other than APPEND, in bytes.
+    pub max_literal_size: u64,
+    /// Simultaneous IMAP connections one user may hold (per instance).
+    pub max_connections_per_user: usize,
+    /// Simultaneous IMAP connections in all (per instance).
+    pub max_connections: usize,
+    /// Seconds an unauthenticated connection may stay idle.
+    pub login_timeout: u64,
+    /// Seconds an authenticated connection may stay idle (RFC 3501: at least 30 minutes).
+    pub idle_timeout: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LmtpSection {
+    pub enabled: bool,
+    pub listen: String,
+    /// Recipients accepted per transaction.
+    pub max_recipients: usize,
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSection {
+    pub enabled: bool,
+    pub listen: String,
+    /// Root access token; empty = no access control (allowed only on loopback).
+    pub access_token: String,
+    /// Largest request body, in bytes.
+    pub max_body_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain. Empty: a self-signed certificate is generated under data_dir/tls.
+    pub certificate: String,
+    /// PEM private key.
+    pub private_key: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: "./eider-data".into(),
+            hostname: "localhost".into(),
+            max_message_size: 64 * 1024 * 1024,
+            blob_threshold: 2048,
+            store: StoreSection::default(),
+            imap: ImapSection::default(),
+            lmtp: LmtpSection::default(),
+            api: ApiSection::default(),
+            tls: TlsSection::default(),
+        }
+    }
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            url: String::new(),
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for ImapSection {
+    fn default() -> Self {
+        ImapSection {
+            enabled: true,
+            listen: "127.0.0.1:1143".into(),
+            max_line_length: 64 * 1024,
+            max_literal_size: 64 * 1024,
+            max_connections_per_user: 50,
+            max_connections: 10_000,
+            login_timeout: 60,
+            idle_timeout: 30 * 60,
+        }
+    }
+}
+
+impl Default for LmtpSection {
+    fn default() -> Self {
+        LmtpSection {
+            enabled: true,
+            listen: "127.0.0.1:2424".into(),
+            max_recipients: 1000,
+            max_connections: 1000,
+        }
+    }
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            enabled: true,
+            listen: "127.0.0.1:8080".into(),
+            access_token: String::new(),
+            max_body_size: 80 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection {
+            certificate: String::new(),
+            private_key: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the file (if any), applies environment overrides, fills derived defaults, validates.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut value = toml::Value::try_from(Config::default())?;
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let file: toml::Value = toml::from_str(&text)
+                .with_context(|| format!("parsing config file {}", path.display()))?;
+            merge(&mut value, file);
+        }
+        apply_env(&mut value, "EIDER", &|name| std::env::var(name).ok())?;
+        let mut config: Config = value.try_into().context("invalid configuration")?;
+        if config.store.url.is_empty() {
+            config.store.url = format!(
+                "sqlite://{}",
+                Path::new(&config.data_dir).join("eider.db").display()
+            );
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.imap.max_line_length < 1024 {
+            bail!("imap.max_line_length must be at least 1024");
+        }
+        if self.max_message_size < 1024 {
+            bail!("max_message_size must be at least 1024");
+        }
+        if self.tls.certificate.is_empty() != self.tls.private_key.is_empty() {
+            bail!("tls.certificate and tls.private_key must be set together");
+        }
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(&self.data_dir)
+    }
+
+    /// Every configurable key with its environment variable and default, for `eider config`.
+    pub fn describe() -> Vec<(String, String, String)> {
+        let value = toml::Value::try_from(Config::default()).expect("default config serializes");
+        let mut out = Vec::new();
+        walk(&value, "", &mut |key, v| {
+            out.push((key.to_string(), env_name("EIDER", key), v.to_string()))
+        });
+        out
+    }
+}
+
+fn env_name(prefix: &str, key: &str) -> String {
+    format!("{prefix}_{}", key.replace('.', "_").to_uppercase())
+}
+
+fn walk(value: &toml::Value, prefix: &str, f: &mut dyn FnMut(&str, &toml::Value)) {
+    if let toml::Value::Table(table) = value {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if v.is_table() {
+                walk(v, &key, f);
+            } else {
+                f(&key, v);
+            }
+        }
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Overrides every known key from its environment variable, parsed as the key's current type.
+fn apply_env(
+    value: &mut toml::Value,
+    prefix: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let mut keys = Vec::new();
+    walk(value, "", &mut |key, v| {
+        keys.push((key.to_string(), v.clone()))
+    });
+    for (key, current) in keys {
+        let name = env_name(prefix, &key);
+        let Some(raw) = lookup(&name) else { continue };
+        let parsed = match current {
+            toml::Value::String(_) => toml::Value::String(raw),
+            toml::Value::Integer(_) => toml::Value::Integer(
+                raw.trim()
+                    .parse()
+                    .with_context(|| format!("{name} must be an integer"))?,
+            ),
+            toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => bail!("{name} must be true or false"),
+            }),
+            other => bail!("{name}: unsupported type {}", other.type_str()),
+        };
+        let mut target = &mut *value;
+        let parts: Vec<&str> = key.split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            target = target
+                .get_mut(*part)
+                .expect("key path came from this value");
+        }
+        if let toml::Value::Table(t) = target {
+            t.insert(parts[parts.len() - 1].to_string(), parsed);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_every_kind_of_key() {
+        let mut value = toml::Value::try_from(Config::default()).unwrap();
+        let env = |name: &str| match name {
+            "EIDER_STORE_URL" => Some("postgres://x/y".to_string()),
+            "EIDER_IMAP_MAX_LINE_LENGTH" => Some("4096".to_string()),
+            "EIDER_LMTP_ENABLED" => Some("false".to_string()),
+            "EIDER_DATA_DIR" => Some("/tmp/d".to_string()),
+            _ => None,
+        };
+        apply_env(&mut value, "EIDER", &env).unwrap();
+        let config: Config = value.try_into().unwrap();
+        assert_eq!(config.store.url, "postgres://x/y");
+        assert_eq!(config.imap.max_line_length, 4096);
+        assert!(!config.lmtp.enabled);
+        assert_eq!(config.data_dir, "/tmp/d");
+    }
+
+    #[test]
+    fn bad_env_values_are_errors() {
+        let mut value = toml::Value::try_from(Config::default()).unwrap();
+        let env = |name: &str| (name == "EIDER_IMAP_MAX_LINE_LENGTH").then(|| "lots".to_string());
+        assert!(apply_env(&mut value, "EIDER", &env).is_err());
+    }
+
+    #[test]
+    fn file_keys_from_the_issue_parse() {
+        let file: toml::Value = toml::from_str(
+            r#"
+data_dir = "./eider-data"
+[store]
+url = "sqlite://./eider-data/eider.db"
+[imap]
+listen = "127.0.0.1:1143"
+[lmtp]
+listen = "127.0.0.1:2424"
+[api]
+listen = "127.0.0.1:8080"
+"#,
+        )
+        .unwrap();
+        let mut value = toml::Value::try_from(Config::default()).unwrap();
+        merge(&mut value, file);
+        let config: Config = value.try_into().unwrap();
+        assert_eq!(config.imap.listen, "127.0.0.1:1143");
+        assert_eq!(config.store.url, "sqlite://./eider-data/eider.db");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let file: toml::Value = toml::from_str("[imap]\nlisten_typo = \"x\"").unwrap();
+        let mut value = toml::Value::try_from(Config::default()).unwrap();
+        merge(&mut value, file);
+        assert!(value.try_into::<Config>().is_err());
+    }
+}

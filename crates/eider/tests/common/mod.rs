@@ -1,0 +1,350 @@
+//! Test harness: starts the real `eider` binary on free loopback ports, on SQLite (a temp dir) or on
+//! PostgreSQL (a fresh database on `EIDER_TEST_PG_URL`), and talks to it over real sockets.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per store. The PostgreSQL variant is skipped, loudly, without EIDER_TEST_PG_URL.
+#[macro_export]
+macro_rules! both_stores {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn sqlite() {
+                let server = $crate::common::Server::start($crate::common::Backend::Sqlite);
+                ($body)(&server);
+            }
+            #[test]
+            fn postgres() {
+                let Some(server) = $crate::common::Server::start_postgres() else {
+                    return;
+                };
+                ($body)(&server);
+            }
+        }
+    };
+}
+
+pub struct Server {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub imap_port: u16,
+    pub lmtp_port: u16,
+    pub api_port: u16,
+    pub store_url: String,
+    pg_db: Option<(String, String)>,
+    child: Child,
+    config_path: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The PostgreSQL server URL for tests, or None (with a loud message) when unset.
+pub fn pg_url() -> Option<String> {
+    match std::env::var("EIDER_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED: PostgreSQL variant needs EIDER_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) ***\n"
+            );
+            None
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(url)
+        .arg("-v")
+        .arg("ON_ERROR_STOP=1")
+        .arg("-q")
+        .arg("-c")
+        .arg(sql)
+        .output()
+        .expect("psql must be installed for PostgreSQL tests");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Replaces the database name of a postgres URL.
+pub fn pg_url_with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    format!("{base}/{db}{query}")
+}
+
+impl Server {
+    pub fn start(backend: Backend) -> Server {
+        match backend {
+            Backend::Sqlite => Server::launch(Backend::Sqlite, None, &[]),
+            Backend::Postgres => Server::start_postgres().expect("EIDER_TEST_PG_URL"),
+        }
+    }
+
+    pub fn start_postgres() -> Option<Server> {
+        let url = pg_url()?;
+        let db = format!("eider_test_{}_{}", std::process::id(), rand_suffix());
+        psql(&url, &format!("CREATE DATABASE {db}"));
+        let db_url = pg_url_with_db(&url, &db);
+        Some(Server::launch(
+            Backend::Postgres,
+            Some((url, db, db_url)),
+            &[],
+        ))
+    }
+
+    /// Starts with extra `EIDER_*` environment settings.
+    pub fn start_with(backend: Backend, env: &[(&str, &str)]) -> Option<Server> {
+        match backend {
+            Backend::Sqlite => Some(Server::launch(Backend::Sqlite, None, env)),
+            Backend::Postgres => {
+                let url = pg_url()?;
+                let db = format!("eider_test_{}_{}", std::process::id(), rand_suffix());
+                psql(&url, &format!("CREATE DATABASE {db}"));
+                let db_url = pg_url_with_db(&url, &db);
+                Some(Server::launch(
+                    Backend::Postgres,
+                    Some((url, db, db_url)),
+                    env,
+                ))
+            }
+        }
+    }
+
+    fn launch(
+        backend: Backend,
+        pg: Option<(String, String, String)>,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let store_url = match &pg {
+            Some((_, _, db_url)) => db_url.clone(),
+            None => format!("sqlite://{}", data_dir.join("eider.db").display()),
+        };
+        let (imap_port, lmtp_port, api_port) = (free_port(), free_port(), free_port());
+        let config_path = dir.path().join("eider.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "data_dir = \"{}\"\n[store]\nurl = \"{store_url}\"\n[imap]\nlisten = \"127.0.0.1:{imap_port}\"\n\
+                 [lmtp]\nlisten = \"127.0.0.1:{lmtp_port}\"\n[api]\nlisten = \"127.0.0.1:{api_port}\"\n",
+                data_dir.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_eider"));
+        cmd.arg("--config")
+            .arg(&config_path)
+            .arg("serve")
+            .env("EIDER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start eider");
+        let server = Server {
+            backend,
+            dir,
+            imap_port,
+            lmtp_port,
+            api_port,
+            store_url,
+            pg_db: pg.map(|(url, db, _)| (url, db)),
+            child,
+            config_path,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for port in [self.imap_port, self.lmtp_port, self.api_port] {
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "eider did not start; log:\n{}",
+                    self.log()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs `eider <args>` against this server's config; returns stdout, panics on failure.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_eider"))
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .env("EIDER_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "eider {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Creates a user through the CLI; returns its id.
+    pub fn add_user(&self, username: &str, password: &str, address: &str) -> String {
+        self.cli(&[
+            "user",
+            "add",
+            username,
+            "--password",
+            password,
+            "--address",
+            address,
+        ])
+        .trim()
+        .to_string()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some((url, db)) = &self.pg_db {
+            psql(url, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{nanos}_{}",
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Runs a Python script from tests/python with arguments; returns stdout, panics with its output on failure.
+pub fn python(script: &str, args: &[String]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The shared corpus folder beside the checkout, if present.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/edge");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("\n*** SKIPPED: ../shared/corpus/edge not found beside the checkout ***\n");
+        None
+    }
+}
+
+/// A line-oriented client over a plain socket, for byte-exact protocol assertions.
+pub struct LineClient {
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+}
+
+impl LineClient {
+    pub fn connect(port: u16) -> LineClient {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        LineClient {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    pub fn send(&mut self, data: &[u8]) {
+        self.writer.write_all(data).unwrap();
+    }
+
+    pub fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).unwrap();
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    pub fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.reader.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    /// Reads lines until one starts with `prefix`; returns them all (joined, with CRLFs).
+    pub fn until(&mut self, prefix: &str) -> String {
+        let mut all = String::new();
+        loop {
+            let line = self.line();
+            assert!(!line.is_empty(), "connection closed; got so far:\n{all}");
+            all.push_str(&line);
+            if line.starts_with(prefix) {
+                return all;
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! FETCH and UID FETCH (RFC 3501 §6.4.5), answered in chunks so a whole-mailbox fetch keeps
+//! memory bounded: message rows, then parsed metadata, then bytes only where an item needs them.
+
+use crate::reply::{Reply, from_engine};
+use crate::selected::uid_ranges;
+use crate::session::Session;
+use eider_engine::{Flags, MessageInfo, MessageRow, StoreMode, flags};
+use eider_imap_proto::{FetchAttr, SectionText, SequenceSet, format_internal_date, write_nstring};
+use std::collections::HashMap;
+
+/// Messages per store round trip.
+const CHUNK: usize = 500;
+
+impl Session {
+    pub(crate) async fn fetch(
+        &mut self,
+        set: SequenceSet,
+        mut items: Vec<FetchAttr>,
+        by_uid: bool,
+        changed_since: Option<u64>,
+    ) -> Result<Reply, Reply> {
+        if items
+            .iter()
+            .any(|a| matches!(a, FetchAttr::Binary { .. } | FetchAttr::BinarySize(_)))
+        {
+            return Err(Reply::bad("BINARY is not supported."));
+        }
+        if changed_since.is_some() || items.contains(&FetchAttr::ModSeq) {
+            self.condstore = true;
+        }
+        if by_uid && !items.contains(&FetchAttr::Uid) {
+            items.insert(0, FetchAttr::Uid);
+        }
+        if changed_since.is_some() && !items.contains(&FetchAttr::ModSeq) {
+            items.push(FetchAttr::ModSeq);
+        }
+        let user = self.user_id();
+        let (targets, mailbox_id, read_only) = {
+            let sel = self
+                .selected
+                .as_ref()
+                .ok_or_else(|| Reply::bad("No mailbox selected."))?;
+            (
+                sel.resolve(&set, by_uid, &self.saved_search)?,
+                sel.id.clone(),
+                sel.read_only,
+            )
+        };
+        let needs_info = items.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::Envelope
+                    | FetchAttr::Body
+                    | FetchAttr::BodyStructure
+                    | FetchAttr::BodySection { .. }
+                    | FetchAttr::Rfc822Header
+                    | FetchAttr::Rfc822Text
+            )
+        });
+        let needs_bytes = items.iter().any(|a| {
+            matches!(
+                a,
+                FetchAttr::BodySection { .. }
+                    | FetchAttr::Rfc822
+                    | FetchAttr::Rfc822Header
+                    | FetchAttr::Rfc822Text
+            )
+        });
+        let sets_seen = !read_only && items.iter().any(|a| a.sets_seen());
+        for chunk in targets.chunks(CHUNK) {
+            let ranges = uid_ranges(chunk.iter().map(|(_, uid)| *uid));
+            let mut rows: HashMap<u32, MessageRow> = self
+                .engine
+                .messages_in(&user, &mailbox_id, &ranges)
+                .await
+                .map_err(from_engine)?
+                .into_iter()
+                .map(|r| (r.uid, r))
+                .collect();
+            if let Some(since) = changed_since {
+                rows.retain(|_, r| r.modseq > since);
+            }
+            let mut newly_seen = Vec::new();
+            if sets_seen {
+                let unseen: Vec<u32> = chunk
+                    .iter()
+                    .filter(|(_, uid)| rows.get(uid).is_some_and(|r| r.flags & flags::SEEN == 0))
+                    .map(|(_, uid)| *uid)
+                    .collect();
+                if !unseen.is_empty() {
+                    let (updates, _) = self
+                        .engine
+                        .store_flags(
+                            &user,
+                            &mailbox_id,
+                            &uid_ranges(unseen.iter().copied()),
+                            StoreMode::Add,
+                            &Flags {
+                                system: flags::SEEN,
+                                keywords: Vec::new(),
+                            },
+                            None,
+                        )
+                        .await
+                        .map_err(from_engine)?;
+                    for u in updates {
+                        if let Some(row) = rows.get_mut(&u.uid) {
+                            row.flags = u.flags;
+                            row.modseq = u.modseq;
+                        }
+                        if let Some(sel) = self.selected.as_mut() {
+                            sel.own_changes.insert(u.uid, u.modseq);
+                        }
+                        newly_seen.push(u.uid);
+                    }
+                }
+            }
+            let infos: HashMap<String, MessageInfo> = if needs_info {
+                let ids: Vec<&str> = rows.values().map(|r| r.content_id.as_str()).collect();
+                self.engine
+                    .message_infos(&user, &ids)
+                    .await
+                    .map_err(from_engine)?
+            } else {
+                HashMap::new()
+            };
+            for (seq, uid) in chunk {
+                let Some(row) = rows.get(uid) else { continue };
+                let bytes = if needs_bytes {
+                    Some(
+                        self.engine
+                            .read_message(&user, &row.content_id)
+                            .await
+                            .map_err(from_engine)?,
+                    )
+                } else {
+                    None
+                };
+                let info = infos.get(&row.content_id);
+                let mut out = format!("* {seq} FETCH (").into_bytes();
+                let mut first = true;
+                for item in &items {
+                    if !first {
+                        out.push(b' ');
+                    }
+                    first = false;
+                    write_item(&mut out, item, row, info, bytes.as_deref());
+                }
+                if newly_seen.contains(uid) && !items.contains(&FetchAttr::Flags) {
+                    out.push(b' ');
+                    write_item(&mut out, &FetchAttr::Flags, row, info, None);
+                }
+                out.extend_from_slice(b")\r\n");
+                self.conn.write(&out);
+                self.conn
+                    .maybe_flush()
+                    .await
+                    .map_err(|_| Reply::no("Connection lost."))?;
+            }
+        }
+        Ok(Reply::ok("Fetch completed."))
+    }
+}
+
+fn flags_list(row: &MessageRow) -> String {
+    Flags::from_stored(row.flags, &row.keywords)
+        .names()
+        .join(" ")
+}
+
+fn write_item(
+    out: &mut Vec<u8>,
+    item: &FetchAttr,
+    row: &MessageRow,
+    info: Option<&MessageInfo>,
+    bytes: Option<&[u8]>,
+) {
+    let literal = |out: &mut Vec<u8>, data: &[u8]| {
+        out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
+        out.extend_from_slice(data);
+    };
+    let name = item.response_name();
+    match item {
+        FetchAttr::Uid => out.extend_from_slice(format!("UID {}", row.uid).as_bytes()),
+        FetchAttr::Flags => {
+            out.extend_from_slice(format!("FLAGS ({})", flags_list(row)).as_bytes())
+        }
+        FetchAttr::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", row.modseq).as_bytes()),
+        FetchAttr::InternalDate => out.extend_from_slice(
+            format!(
+                "INTERNALDATE \"{}\"",
+                format_internal_date(row.internal_date, 0)
+            )
+            .as_bytes(),
+        ),
+        FetchAttr::Rfc822Size => {
+            out.extend_from_slice(format!("RFC822.SIZE {}", row.size).as_bytes())
+        }
+        FetchAttr::Envelope => {
+            out.extend_from_slice(b"ENVELOPE ");
+            out.extend_from_slice(
+                info.map(|i| i.envelope.as_str())
+                    .unwrap_or("NIL")
+                    .as_bytes(),
+            );
+        }
+        FetchAttr::Body => {
+            out.extend_from_slice(b"BODY ");
+            out.extend_from_slice(info.map(|i| i.body.as_str()).unwrap_or("NIL").as_bytes());
+        }
+        FetchAttr::BodyStructure => {
+            out.extend_from_slice(b"BODYSTRUCTURE ");
+            out.extend_from_slice(
+                info.map(|i| i.bodystructure.as_str())
+                    .unwrap_or("NIL")
+                    .as_bytes(),
+            );
+        }
+        FetchAttr::Rfc822 => {
+            out.extend_from_slice(b"RFC822 ");
+            literal(out, bytes.unwrap_or_default());
+        }
+        FetchAttr::Rfc822Header | FetchAttr::Rfc822Text => {
+            let data = bytes.unwrap_or_default();
+            let split = info
+                .map(|i| i.header_end as usize)
+                .unwrap_or(data.len())
+                .min(data.len());
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            if matches!(item, FetchAttr::Rfc822Header) {
+                literal(out, &data[..split]);
+            } else {
+                literal(out, &data[split..]);
+            }
+        }
+        FetchAttr::BodySection {
+            section, partial, ..
+        } => {
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            let data = bytes.unwrap_or_default();
+            let text = section.text.as_ref().map(to_mime_section);
+            let found = info.and_then(|i| i.section_range(&section.part, text.as_ref()));
+            let Some((start, end)) = found else {
+                write_nstring(out, None);
+                return;
+            };
+            let (start, end) = (start as usize, (end as usize).min(data.len()));
+            let slice = data.get(start..end).unwrap_or_default();
+            let filtered;
+            let slice = match &section.text {
+                Some(SectionText::HeaderFields(names)) => {
+                    filtered = eider_mime::filter_header_fields(slice, names, false);
+                    &filtered[..]
+                }
+                Some(SectionText::HeaderFieldsNot(names)) => {
+                    filtered = eider_mime::filter_header_fields(slice, names, true);
+                    &filtered[..]
+                }
+                _ => slice,
+            };
+            let slice = match partial {
+                Some((offset, len)) => {
+                    let from = (*offset as usize).min(slice.len());
+                    let to = from.saturating_add(*len as usize).min(slice.len());
+                    &slice[from..to]
+                }
+                None => slice,
+            };
+            literal(out, slice);
+        }
+        FetchAttr::Binary { .. } | FetchAttr::BinarySize(_) => write_nstring(out, None),
+    }
+}
+
+fn to_mime_section(text: &SectionText) -> eider_mime::SectionText {
+    match text {
+        SectionText::Header => eider_mime::SectionText::Header,
+        SectionText::HeaderFields(n) => eider_mime::SectionText::HeaderFields(n.clone()),
+        SectionText::HeaderFieldsNot(n) => eider_mime::SectionText::HeaderFieldsNot(n.clone()),
+        SectionText::Text => eider_mime::SectionText::Text,
+        SectionText::Mime => eider_mime::SectionText::Mime,
+    }
+}

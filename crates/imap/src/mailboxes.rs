@@ -1,0 +1,342 @@
+//! SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST/LSUB, STATUS.
+
+use crate::reply::{Reply, from_engine};
+use crate::selected::Selected;
+use crate::session::Session;
+use eider_engine::{INBOX, MailboxRow};
+use eider_imap_proto::{ListReturnOpt, ListSelectOpt, StatusItem, quoted_or_literal};
+use std::collections::HashMap;
+
+const DELIMITER: char = '/';
+
+impl Session {
+    pub(crate) async fn select(
+        &mut self,
+        name: &str,
+        read_only: bool,
+        condstore: bool,
+    ) -> Result<Reply, Reply> {
+        if self.selected.take().is_some() {
+            // RFC 7162 §3.2.11: tells the client the old mailbox is closed.
+            self.conn
+                .write_str("* OK [CLOSED] Previous mailbox closed.\r\n");
+        }
+        if condstore {
+            self.condstore = true;
+        }
+        let user = self.user_id();
+        let decoded = self.decode_name(name)?;
+        let mailbox = self
+            .engine
+            .find_mailbox(&user, &decoded)
+            .await
+            .map_err(from_engine)?;
+        // Read MODSEQ before the UID list: a change landing in between is then reported again
+        // (harmless), never missed.
+        let status = self
+            .engine
+            .mailbox_status(&user, &mailbox.id)
+            .await
+            .map_err(from_engine)?;
+        let uids = self
+            .engine
+            .mailbox_uids(&user, &mailbox.id)
+            .await
+            .map_err(from_engine)?;
+        let first_unseen = self
+            .engine
+            .first_unseen_uid(&user, &mailbox.id)
+            .await
+            .map_err(from_engine)?;
+        let out = &mut self.conn;
+        out.write_str("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+        if read_only {
+            out.write_str("* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+        } else {
+            out.write_str(
+                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.\r\n",
+            );
+        }
+        out.write_str(&format!("* {} EXISTS\r\n", uids.len()));
+        out.write_str("* 0 RECENT\r\n");
+        if let Some(uid) = first_unseen
+            && let Ok(pos) = uids.binary_search(&uid)
+        {
+            out.write_str(&format!("* OK [UNSEEN {}] First unseen.\r\n", pos + 1));
+        }
+        out.write_str(&format!(
+            "* OK [UIDVALIDITY {}] UIDs valid\r\n",
+            mailbox.uid_validity
+        ));
+        out.write_str(&format!(
+            "* OK [UIDNEXT {}] Predicted next UID\r\n",
+            status.uid_next
+        ));
+        out.write_str(&format!(
+            "* OK [HIGHESTMODSEQ {}] Highest\r\n",
+            status.highest_modseq
+        ));
+        self.selected = Some(Selected {
+            id: mailbox.id,
+            read_only,
+            uids,
+            modseq: status.highest_modseq,
+            pending_expunges: Vec::new(),
+            own_changes: HashMap::new(),
+        });
+        let (code, what) = if read_only {
+            ("READ-ONLY", "Examine completed")
+        } else {
+            ("READ-WRITE", "Select completed")
+        };
+        Ok(Reply::ok(&format!("{what} ({} messages)", status.messages)).code(code))
+    }
+
+    pub(crate) async fn create(
+        &mut self,
+        name: &str,
+        special_use: &[String],
+    ) -> Result<Reply, Reply> {
+        let user = self.user_id();
+        let decoded = self.decode_name(name)?;
+        if special_use.len() > 1 {
+            return Err(Reply::no("Only one special-use attribute per mailbox.").code("USEATTR"));
+        }
+        let special = special_use.first().map(String::as_str);
+        if let Some(s) = special
+            && eider_engine::mailbox_special_use(s).is_err()
+        {
+            return Err(Reply::no("Unsupported special-use attribute.").code("USEATTR"));
+        }
+        self.engine
+            .create_mailbox(&user, &decoded, special)
+            .await
+            .map_err(from_engine)?;
+        Ok(Reply::ok("Create completed."))
+    }
+
+    pub(crate) async fn delete(&mut self, name: &str) -> Result<Reply, Reply> {
+        let user = self.user_id();
+        let decoded = self.decode_name(name)?;
+        let mailbox = self
+            .engine
+            .find_mailbox(&user, &decoded)
+            .await
+            .map_err(from_engine)?;
+        if self.selected.as_ref().is_some_and(|s| s.id == mailbox.id) {
+            self.selected = None;
+        }
+        self.engine
+            .delete_mailbox(&user, &decoded)
+            .await
+            .map_err(from_engine)?;
+        Ok(Reply::ok("Delete completed."))
+    }
+
+    pub(crate) async fn rename(&mut self, from: &str, to: &str) -> Result<Reply, Reply> {
+        let user = self.user_id();
+        let from = self.decode_name(from)?;
+        let to = self.decode_name(to)?;
+        self.engine
+            .rename_mailbox(&user, &from, &to)
+            .await
+            .map_err(from_engine)?;
+        Ok(Reply::ok("Rename completed."))
+    }
+
+    pub(crate) async fn subscribe(&mut self, name: &str, on: bool) -> Result<Reply, Reply> {
+        let user = self.user_id();
+        let decoded = self.decode_name(name)?;
+        self.engine
+            .set_subscribed(&user, &decoded, on)
+            .await
+            .map_err(from_engine)?;
+        Ok(Reply::ok(if on {
+            "Subscribe completed."
+        } else {
+            "Unsubscribe completed."
+        }))
+    }
+
+    pub(crate) async fn list(
+        &mut self,
+        reference: &str,
+        patterns: &[String],
+        select_opts: &[ListSelectOpt],
+        return_opts: &[ListReturnOpt],
+        lsub: bool,
+    ) -> Result<Reply, Reply> {
+        let command = if lsub { "LSUB" } else { "LIST" };
+        let done = if lsub {
+            "Lsub completed."
+        } else {
+            "List completed."
+        };
+        let user = self.user_id();
+        // `LIST "" ""`: the hierarchy delimiter and root.
+        if !lsub && patterns.len() == 1 && patterns[0].is_empty() {
+            self.conn.write_str("* LIST (\\Noselect) \"/\" \"\"\r\n");
+            return Ok(Reply::ok(done));
+        }
+        let reference = self
+            .decode_name(reference)
+            .unwrap_or_else(|_| reference.to_string());
+        let mut matchers = Vec::new();
+        for pattern in patterns {
+            let pattern = self
+                .decode_name(pattern)
+                .unwrap_or_else(|_| pattern.clone());
+            matchers.push(format!("{reference}{pattern}"));
+        }
+        let mailboxes = self
+            .engine
+            .list_mailboxes(&user)
+            .await
+            .map_err(from_engine)?;
+        let subscribed_only = lsub || select_opts.contains(&ListSelectOpt::Subscribed);
+        let special_only = select_opts.contains(&ListSelectOpt::SpecialUse);
+        let show_subscribed = return_opts.contains(&ListReturnOpt::Subscribed);
+        let status_items = return_opts.iter().find_map(|o| match o {
+            ListReturnOpt::Status(items) => Some(items.clone()),
+            _ => None,
+        });
+        for mailbox in &mailboxes {
+            if !matchers.iter().any(|m| pattern_matches(m, &mailbox.path)) {
+                continue;
+            }
+            if subscribed_only && !mailbox.subscribed {
+                continue;
+            }
+            if special_only && mailbox.special_use.is_none() {
+                continue;
+            }
+            let mut attrs = Vec::new();
+            let prefix = format!("{}{DELIMITER}", mailbox.path);
+            if !lsub {
+                if mailboxes.iter().any(|m| m.path.starts_with(&prefix)) {
+                    attrs.push("\\HasChildren".to_string());
+                } else {
+                    attrs.push("\\HasNoChildren".to_string());
+                }
+                if let Some(s) = &mailbox.special_use {
+                    attrs.push(s.clone());
+                }
+            }
+            if (show_subscribed || select_opts.contains(&ListSelectOpt::Subscribed))
+                && mailbox.subscribed
+            {
+                attrs.push("\\Subscribed".to_string());
+            }
+            let mut line = format!("* {command} ({}) \"/\" ", attrs.join(" ")).into_bytes();
+            quoted_or_literal(&mut line, self.encode_name(&mailbox.path).as_bytes());
+            line.extend_from_slice(b"\r\n");
+            self.conn.write(&line);
+            if let Some(items) = &status_items {
+                self.write_status(mailbox, items).await?;
+            }
+        }
+        Ok(Reply::ok(done))
+    }
+
+    pub(crate) async fn status(
+        &mut self,
+        name: &str,
+        items: &[StatusItem],
+    ) -> Result<Reply, Reply> {
+        let user = self.user_id();
+        let decoded = self.decode_name(name)?;
+        let mailbox = self
+            .engine
+            .find_mailbox(&user, &decoded)
+            .await
+            .map_err(from_engine)?;
+        self.write_status(&mailbox, items).await?;
+        Ok(Reply::ok("Status completed."))
+    }
+
+    async fn write_status(
+        &mut self,
+        mailbox: &MailboxRow,
+        items: &[StatusItem],
+    ) -> Result<(), Reply> {
+        let user = self.user_id();
+        let status = self
+            .engine
+            .mailbox_status(&user, &mailbox.id)
+            .await
+            .map_err(from_engine)?;
+        let values: Vec<String> = items
+            .iter()
+            .map(|item| {
+                let v = match item {
+                    StatusItem::Messages => status.messages as u64,
+                    StatusItem::Recent => 0,
+                    StatusItem::UidNext => status.uid_next as u64,
+                    StatusItem::UidValidity => status.uid_validity as u64,
+                    StatusItem::Unseen => status.unseen as u64,
+                    StatusItem::Deleted => status.deleted as u64,
+                    StatusItem::HighestModSeq => status.highest_modseq,
+                    StatusItem::Size => status.size,
+                };
+                format!("{} {v}", item.as_str())
+            })
+            .collect();
+        let mut line = b"* STATUS ".to_vec();
+        quoted_or_literal(&mut line, self.encode_name(&mailbox.path).as_bytes());
+        line.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
+        self.conn.write(&line);
+        Ok(())
+    }
+}
+
+/// LIST pattern matching: `*` matches anything, `%` anything but the delimiter (RFC 3501 §6.3.8).
+/// INBOX matches case-insensitively.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    let pattern = if let Some(head) = pattern.get(..5)
+        && head.eq_ignore_ascii_case(INBOX)
+    {
+        format!("{INBOX}{}", &pattern[5..])
+    } else {
+        pattern.to_string()
+    };
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // Dynamic programming over (pattern prefix, name prefix): O(|p|·|n|), whatever the client sends.
+    let mut row = vec![false; n.len() + 1];
+    row[0] = true;
+    for &pc in &p {
+        let mut next = vec![false; n.len() + 1];
+        match pc {
+            '*' | '%' => {
+                next[0] = row[0];
+                for j in 1..=n.len() {
+                    next[j] = row[j] || (next[j - 1] && (pc == '*' || n[j - 1] != DELIMITER));
+                }
+            }
+            c => {
+                for j in 1..=n.len() {
+                    next[j] = row[j - 1] && n[j - 1] == c;
+                }
+            }
+        }
+        row = next;
+    }
+    row[n.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_matches;
+
+    #[test]
+    fn wildcards() {
+        assert!(pattern_matches("*", "a/b/c"));
+        assert!(pattern_matches("%", "INBOX"));
+        assert!(!pattern_matches("%", "a/b"));
+        assert!(pattern_matches("a/%", "a/b"));
+        assert!(!pattern_matches("a/%", "a/b/c"));
+        assert!(pattern_matches("inbox", "INBOX"));
+        assert!(pattern_matches("Sent*", "Sent Mail"));
+        assert!(!pattern_matches("Sent", "Sent Mail"));
+    }
+}

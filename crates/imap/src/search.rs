@@ -1,0 +1,348 @@
+//! SEARCH and UID SEARCH (RFC 3501 §6.4.4), with ESEARCH result options.
+//!
+//! Criteria are evaluated over the selected mailbox in chunks. Flag, size, date and MODSEQ keys
+//! need only message rows; address and subject keys use the metadata parsed at delivery; BODY,
+//! TEXT and HEADER read the message bytes, and only when the query asks for them.
+
+use crate::reply::{Reply, from_engine};
+use crate::selected::uid_ranges;
+use crate::session::Session;
+use eider_engine::{MessageInfo, MessageRow, flags};
+use eider_imap_proto::{Date, SearchKey, SearchReturnOpt, compress_uids};
+use std::collections::HashMap;
+
+const CHUNK: usize = 1000;
+const DAY: i64 = 86_400;
+
+struct Ctx<'a> {
+    seq: u32,
+    row: &'a MessageRow,
+    info: Option<&'a MessageInfo>,
+    bytes: Option<&'a [u8]>,
+    max_seq: u32,
+    max_uid: u32,
+    saved: &'a [u32],
+    now: i64,
+}
+
+fn walk(key: &SearchKey, f: &mut dyn FnMut(&SearchKey)) {
+    f(key);
+    match key {
+        SearchKey::Not(k) => walk(k, f),
+        SearchKey::Or(a, b) => {
+            walk(a, f);
+            walk(b, f);
+        }
+        SearchKey::And(list) => list.iter().for_each(|k| walk(k, f)),
+        _ => {}
+    }
+}
+
+fn contains_ci(haystack: &str, needle: &str) -> bool {
+    needle.is_empty() || haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// ASCII-case-insensitive byte search (non-ASCII bytes compare exactly).
+fn bytes_contain_ci(haystack: &[u8], needle: &str) -> bool {
+    let needle: Vec<u8> = needle.bytes().map(|b| b.to_ascii_lowercase()).collect();
+    if needle.is_empty() {
+        return true;
+    }
+    haystack.windows(needle.len()).any(|w| {
+        w.iter()
+            .zip(&needle)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
+}
+
+/// Values of a header field in a raw header block, unfolded.
+fn header_values(header: &[u8], name: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(header);
+    let mut out: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(v) = current.as_mut() {
+                v.push_str(line);
+            }
+            continue;
+        }
+        if let Some(v) = current.take() {
+            out.push(v);
+        }
+        if let Some((field, value)) = line.split_once(':')
+            && field.trim().eq_ignore_ascii_case(name)
+        {
+            current = Some(value.trim().to_string());
+        }
+    }
+    out.extend(current);
+    out
+}
+
+fn day_of(unix: i64) -> i64 {
+    unix.div_euclid(DAY)
+}
+
+fn date_day(d: &Date) -> i64 {
+    d.days_since_epoch()
+}
+
+fn matches(key: &SearchKey, c: &Ctx) -> bool {
+    use SearchKey as K;
+    let f = c.row.flags;
+    let field = |get: fn(&MessageInfo) -> Option<&String>, needle: &str| {
+        c.info.and_then(get).is_some_and(|v| contains_ci(v, needle))
+    };
+    let sent_day = || {
+        day_of(
+            c.info
+                .and_then(|i| i.fields.date)
+                .unwrap_or(c.row.internal_date),
+        )
+    };
+    let header = || {
+        let bytes = c.bytes.unwrap_or_default();
+        let end = c
+            .info
+            .map(|i| i.header_end as usize)
+            .unwrap_or(bytes.len())
+            .min(bytes.len());
+        &bytes[..end]
+    };
+    match key {
+        K::All => true,
+        K::Answered => f & flags::ANSWERED != 0,
+        K::Unanswered => f & flags::ANSWERED == 0,
+        K::Deleted => f & flags::DELETED != 0,
+        K::Undeleted => f & flags::DELETED == 0,
+        K::Draft => f & flags::DRAFT != 0,
+        K::Undraft => f & flags::DRAFT == 0,
+        K::Flagged => f & flags::FLAGGED != 0,
+        K::Unflagged => f & flags::FLAGGED == 0,
+        K::Seen => f & flags::SEEN != 0,
+        K::Unseen => f & flags::SEEN == 0,
+        // \Recent is never set: no session here "first sees" a message in a stateless cluster.
+        K::New | K::Recent => false,
+        K::Old => true,
+        K::Keyword(k) => c
+            .row
+            .keywords
+            .split_whitespace()
+            .any(|x| x.eq_ignore_ascii_case(k)),
+        K::Unkeyword(k) => !c
+            .row
+            .keywords
+            .split_whitespace()
+            .any(|x| x.eq_ignore_ascii_case(k)),
+        K::Larger(n) => c.row.size > *n,
+        K::Smaller(n) => c.row.size < *n,
+        K::Before(d) => day_of(c.row.internal_date) < date_day(d),
+        K::On(d) => day_of(c.row.internal_date) == date_day(d),
+        K::Since(d) => day_of(c.row.internal_date) >= date_day(d),
+        K::SentBefore(d) => sent_day() < date_day(d),
+        K::SentOn(d) => sent_day() == date_day(d),
+        K::SentSince(d) => sent_day() >= date_day(d),
+        K::From(s) => field(|i| i.fields.from.as_ref(), s),
+        K::To(s) => field(|i| i.fields.to.as_ref(), s),
+        K::Cc(s) => field(|i| i.fields.cc.as_ref(), s),
+        K::Bcc(s) => field(|i| i.fields.bcc.as_ref(), s),
+        K::Subject(s) => field(|i| i.fields.subject.as_ref(), s),
+        K::Header(name, value) => header_values(header(), name)
+            .iter()
+            .any(|v| contains_ci(v, value)),
+        K::Body(s) => {
+            let bytes = c.bytes.unwrap_or_default();
+            let start = c
+                .info
+                .map(|i| i.header_end as usize)
+                .unwrap_or(0)
+                .min(bytes.len());
+            bytes_contain_ci(&bytes[start..], s)
+        }
+        K::Text(s) => bytes_contain_ci(c.bytes.unwrap_or_default(), s),
+        K::Uid(set) if set.is_saved() => c.saved.contains(&c.row.uid),
+        K::Uid(set) => set.contains(c.row.uid, c.max_uid),
+        K::SequenceSet(set) if set.is_saved() => c.saved.contains(&c.row.uid),
+        K::SequenceSet(set) => set.contains(c.seq, c.max_seq),
+        K::ModSeq(n) => c.row.modseq >= *n,
+        K::Older(secs) => c.row.internal_date <= c.now - *secs as i64,
+        K::Younger(secs) => c.row.internal_date >= c.now - *secs as i64,
+        K::Not(k) => !matches(k, c),
+        K::Or(a, b) => matches(a, c) || matches(b, c),
+        K::And(list) => list.iter().all(|k| matches(k, c)),
+    }
+}
+
+impl Session {
+    pub(crate) async fn search(
+        &mut self,
+        criteria: SearchKey,
+        by_uid: bool,
+        return_opts: Option<Vec<SearchReturnOpt>>,
+    ) -> Result<Reply, Reply> {
+        let user = self.user_id();
+        let (uids, mailbox_id) = {
+            let sel = self
+                .selected
+                .as_ref()
+                .ok_or_else(|| Reply::bad("No mailbox selected."))?;
+            (sel.uids.clone(), sel.id.clone())
+        };
+        let (mut needs_info, mut needs_bytes, mut uses_modseq) = (false, false, false);
+        walk(&criteria, &mut |k| match k {
+            SearchKey::From(_)
+            | SearchKey::To(_)
+            | SearchKey::Cc(_)
+            | SearchKey::Bcc(_)
+            | SearchKey::Subject(_)
+            | SearchKey::SentBefore(_)
+            | SearchKey::SentOn(_)
+            | SearchKey::SentSince(_) => needs_info = true,
+            SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => {
+                needs_info = true;
+                needs_bytes = true;
+            }
+            SearchKey::ModSeq(_) => uses_modseq = true,
+            _ => {}
+        });
+        if uses_modseq {
+            self.condstore = true;
+        }
+        let max_seq = uids.len() as u32;
+        let max_uid = uids.last().copied().unwrap_or(0);
+        let now = eider_store_now();
+        let mut hits: Vec<(u32, u32)> = Vec::new();
+        let mut highest_modseq = 0u64;
+        for (chunk_index, chunk) in uids.chunks(CHUNK).enumerate() {
+            let rows = self
+                .engine
+                .messages_in(&user, &mailbox_id, &uid_ranges(chunk.iter().copied()))
+                .await
+                .map_err(from_engine)?;
+            let infos: HashMap<String, MessageInfo> = if needs_info {
+                let ids: Vec<&str> = rows.iter().map(|r| r.content_id.as_str()).collect();
+                self.engine
+                    .message_infos(&user, &ids)
+                    .await
+                    .map_err(from_engine)?
+            } else {
+                HashMap::new()
+            };
+            for row in &rows {
+                let Ok(pos) = chunk.binary_search(&row.uid) else {
+                    continue;
+                };
+                let seq = (chunk_index * CHUNK + pos) as u32 + 1;
+                let bytes = if needs_bytes {
+                    Some(
+                        self.engine
+                            .read_message(&user, &row.content_id)
+                            .await
+                            .map_err(from_engine)?,
+                    )
+                } else {
+                    None
+                };
+                let ctx = Ctx {
+                    seq,
+                    row,
+                    info: infos.get(&row.content_id),
+                    bytes: bytes.as_deref(),
+                    max_seq,
+                    max_uid,
+                    saved: &self.saved_search,
+                    now,
+                };
+                if matches(&criteria, &ctx) {
+                    hits.push((seq, row.uid));
+                    highest_modseq = highest_modseq.max(row.modseq);
+                }
+            }
+        }
+        let numbers: Vec<u32> = hits
+            .iter()
+            .map(|(seq, uid)| if by_uid { *uid } else { *seq })
+            .collect();
+        match return_opts {
+            None => {
+                let mut line = String::from("* SEARCH");
+                for n in &numbers {
+                    line.push(' ');
+                    line.push_str(&n.to_string());
+                }
+                if uses_modseq && !numbers.is_empty() {
+                    line.push_str(&format!(" (MODSEQ {highest_modseq})"));
+                }
+                line.push_str("\r\n");
+                self.conn.write_str(&line);
+            }
+            Some(opts) => {
+                let opts = if opts.is_empty() {
+                    vec![SearchReturnOpt::All]
+                } else {
+                    opts
+                };
+                if opts.contains(&SearchReturnOpt::Save) {
+                    self.saved_search = hits.iter().map(|(_, uid)| *uid).collect();
+                }
+                let mut line = format!("* ESEARCH (TAG \"{}\")", self.current_tag);
+                if by_uid {
+                    line.push_str(" UID");
+                }
+                for opt in &opts {
+                    match opt {
+                        SearchReturnOpt::Min => {
+                            if let Some(n) = numbers.first() {
+                                line.push_str(&format!(" MIN {n}"));
+                            }
+                        }
+                        SearchReturnOpt::Max => {
+                            if let Some(n) = numbers.last() {
+                                line.push_str(&format!(" MAX {n}"));
+                            }
+                        }
+                        SearchReturnOpt::Count => {
+                            line.push_str(&format!(" COUNT {}", numbers.len()))
+                        }
+                        SearchReturnOpt::All => {
+                            if !numbers.is_empty() {
+                                line.push_str(&format!(" ALL {}", compress_uids(&numbers)));
+                            }
+                        }
+                        SearchReturnOpt::Save => {}
+                    }
+                }
+                line.push_str("\r\n");
+                self.conn.write_str(&line);
+            }
+        }
+        Ok(Reply::ok("Search completed."))
+    }
+}
+
+fn eider_store_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_unfold() {
+        let h = b"Subject: hello\r\n world\r\nX-A: 1\r\nx-a: 2\r\n\r\n";
+        assert_eq!(header_values(h, "subject"), vec!["hello world"]);
+        assert_eq!(header_values(h, "X-A"), vec!["1", "2"]);
+    }
+
+    #[test]
+    fn byte_search_is_ascii_case_insensitive() {
+        assert!(bytes_contain_ci(b"Hello World", "world"));
+        assert!(!bytes_contain_ci(b"Hello", "xyz"));
+        assert!(bytes_contain_ci(b"", ""));
+    }
+}

@@ -1,0 +1,163 @@
+//! The selected mailbox: the UID list that gives sequence numbers, the MODSEQ reported so far, and
+//! the sync that turns store changes into EXISTS / EXPUNGE / FETCH responses.
+
+use crate::reply::{Reply, from_engine};
+use crate::session::Session;
+use eider_engine::UidRange;
+use eider_imap_proto::SequenceSet;
+use std::collections::HashMap;
+
+pub(crate) struct Selected {
+    pub id: String,
+    pub read_only: bool,
+    /// UIDs of the messages the client knows, ascending; index + 1 is the sequence number.
+    pub uids: Vec<u32>,
+    /// Changes up to this MODSEQ have been reported (or queued in `pending_expunges`).
+    pub modseq: u64,
+    /// Expunges seen but not yet reported (not allowed during FETCH/STORE/SEARCH).
+    pub pending_expunges: Vec<u32>,
+    /// Flag changes this session made itself and already answered: uid → MODSEQ.
+    pub own_changes: HashMap<u32, u64>,
+}
+
+impl Selected {
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
+    }
+
+    /// Resolves a sequence set (by sequence number or UID) to (seq, uid) pairs, ascending.
+    pub fn resolve(
+        &self,
+        set: &SequenceSet,
+        by_uid: bool,
+        saved: &[u32],
+    ) -> Result<Vec<(u32, u32)>, Reply> {
+        if set.is_saved() {
+            return Ok(saved
+                .iter()
+                .filter_map(|&uid| self.seq_of(uid).map(|seq| (seq, uid)))
+                .collect());
+        }
+        let mut out = Vec::new();
+        if by_uid {
+            let star = self.uids.last().copied().unwrap_or(0);
+            for (low, high) in set.resolved(star) {
+                let from = self.uids.partition_point(|&u| u < low);
+                let to = self.uids.partition_point(|&u| u <= high);
+                for (i, &uid) in self.uids[from..to].iter().enumerate() {
+                    out.push(((from + i) as u32 + 1, uid));
+                }
+            }
+        } else {
+            let count = self.uids.len() as u32;
+            if set.max_explicit().is_some_and(|m| m > count) {
+                return Err(Reply::bad("Invalid messageset"));
+            }
+            if count == 0 {
+                return Err(Reply::bad("No messages"));
+            }
+            for (low, high) in set.clamped(count) {
+                for seq in low..=high {
+                    out.push((seq, self.uids[seq as usize - 1]));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Compresses ascending UIDs into ranges for store queries.
+pub fn uid_ranges(uids: impl IntoIterator<Item = u32>) -> Vec<UidRange> {
+    let mut out: Vec<UidRange> = Vec::new();
+    for uid in uids {
+        match out.last_mut() {
+            Some(r) if r.1 + 1 == uid => r.1 = uid,
+            Some(r) if r.1 >= uid && r.0 <= uid => {}
+            _ => out.push(UidRange(uid, uid)),
+        }
+    }
+    out
+}
+
+impl Session {
+    /// Reports changes to the selected mailbox since the last report. EXPUNGE responses are held
+    /// back unless `allow_expunge`.
+    pub async fn sync(&mut self, allow_expunge: bool) -> Result<(), Reply> {
+        let user = self.user_id();
+        let Some(sel) = self.selected.as_mut() else {
+            return Ok(());
+        };
+        let changes = self
+            .engine
+            .changes_since(&user, &sel.id, sel.modseq)
+            .await
+            .map_err(from_engine)?;
+        for uid in &changes.expunged {
+            if sel.uids.binary_search(uid).is_ok() && !sel.pending_expunges.contains(uid) {
+                sel.pending_expunges.push(*uid);
+            }
+        }
+        if allow_expunge && !sel.pending_expunges.is_empty() {
+            let mut positions: Vec<usize> = sel
+                .pending_expunges
+                .iter()
+                .filter_map(|uid| sel.uids.binary_search(uid).ok())
+                .collect();
+            positions.sort_unstable_by(|a, b| b.cmp(a));
+            for pos in &positions {
+                self.conn.write_str(&format!("* {} EXPUNGE\r\n", pos + 1));
+            }
+            let gone: std::collections::HashSet<u32> = sel.pending_expunges.drain(..).collect();
+            sel.uids.retain(|uid| !gone.contains(uid));
+        }
+        let last = sel.uids.last().copied().unwrap_or(0);
+        let mut added = false;
+        for row in &changes.changed {
+            if row.uid > last {
+                sel.uids.push(row.uid);
+                added = true;
+            }
+        }
+        if added {
+            self.conn
+                .write_str(&format!("* {} EXISTS\r\n", sel.uids.len()));
+        }
+        for row in changes.changed.iter().filter(|r| r.uid <= last) {
+            if sel.own_changes.get(&row.uid) == Some(&row.modseq)
+                || sel.pending_expunges.contains(&row.uid)
+            {
+                continue;
+            }
+            if let Some(seq) = sel.seq_of(row.uid) {
+                let flags = eider_engine::Flags::from_stored(row.flags, &row.keywords).names();
+                let modseq = if self.condstore {
+                    format!(" MODSEQ ({})", row.modseq)
+                } else {
+                    String::new()
+                };
+                self.conn.write_str(&format!(
+                    "* {seq} FETCH (UID {} FLAGS ({}){modseq})\r\n",
+                    row.uid,
+                    flags.join(" ")
+                ));
+            }
+        }
+        sel.own_changes.clear();
+        sel.modseq = sel.modseq.max(changes.highest_modseq);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_compress_runs() {
+        assert_eq!(
+            uid_ranges([1, 2, 3, 5, 7, 8]),
+            vec![UidRange(1, 3), UidRange(5, 5), UidRange(7, 8)]
+        );
+        assert!(uid_ranges([]).is_empty());
+    }
+}

@@ -1,0 +1,605 @@
+//! One IMAP connection: read a command, check the state, call the handler, answer.
+//!
+//! The session keeps only what RFC 3501 requires per connection (the selected mailbox's UID list
+//! for sequence numbers, and the last MODSEQ it reported); everything else is read from the store.
+
+use crate::reply::{Reply, from_engine};
+use crate::selected::Selected;
+use crate::transport::{Conn, Line};
+use crate::{ImapConfig, Shared, UserSlot};
+use eider_engine::{Engine, Notification, UserRow};
+use eider_imap_proto::{
+    AuthResponse, Command, CommandBody, Fragment, ParseError, literal_announcement,
+    parse_authenticate_response, parse_command, peek_tag_and_name, utf7,
+};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) enum Flow {
+    Continue,
+    Logout,
+}
+
+enum Input {
+    Command(Command),
+    /// A complete error answer to send (BAD, or NO [TOOBIG]).
+    Reject(String),
+    Eof,
+}
+
+pub(crate) struct Session {
+    pub conn: Conn,
+    pub engine: Engine,
+    pub config: Arc<ImapConfig>,
+    pub shared: Arc<Shared>,
+    pub user: Option<UserRow>,
+    pub user_slot: Option<UserSlot>,
+    pub selected: Option<Selected>,
+    /// UTF8=ACCEPT enabled: mailbox names travel as UTF-8.
+    pub utf8: bool,
+    /// CONDSTORE enabled (by ENABLE, SELECT (CONDSTORE), or a MODSEQ-using command).
+    pub condstore: bool,
+    pub notifications: broadcast::Receiver<Notification>,
+    /// UIDs saved by `SEARCH RETURN (SAVE)` for `$`.
+    pub saved_search: Vec<u32>,
+    /// Tag of the command being answered (ESEARCH echoes it).
+    pub current_tag: String,
+    pub peer: SocketAddr,
+    pub shutdown: CancellationToken,
+}
+
+impl Session {
+    pub fn new(
+        conn: Conn,
+        engine: Engine,
+        config: Arc<ImapConfig>,
+        shared: Arc<Shared>,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) -> Session {
+        let notifications = engine.notifier().subscribe();
+        Session {
+            conn,
+            engine,
+            config,
+            shared,
+            user: None,
+            user_slot: None,
+            selected: None,
+            utf8: false,
+            condstore: false,
+            notifications,
+            saved_search: Vec::new(),
+            current_tag: String::new(),
+            peer,
+            shutdown,
+        }
+    }
+
+    pub fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE"];
+        if self.user.is_none() {
+            if !self.conn.tls && self.shared.tls.is_some() {
+                caps.push("STARTTLS");
+            }
+            caps.push("AUTH=PLAIN");
+        } else {
+            caps.extend([
+                "NAMESPACE",
+                "UNSELECT",
+                "UIDPLUS",
+                "MOVE",
+                "CHILDREN",
+                "SPECIAL-USE",
+            ]);
+        }
+        caps.join(" ")
+    }
+
+    pub async fn run(mut self) {
+        let greeting = format!(
+            "* OK [CAPABILITY {}] {} Eider ready.\r\n",
+            self.capabilities(),
+            self.config.hostname
+        );
+        self.conn.write_str(&greeting);
+        if self.conn.flush().await.is_err() {
+            return;
+        }
+        loop {
+            let timeout = if self.user.is_none() {
+                self.config.login_timeout
+            } else {
+                self.config.idle_timeout
+            };
+            let shutdown = self.shutdown.clone();
+            let input = tokio::select! {
+                r = tokio::time::timeout(timeout, self.read_input()) => r,
+                _ = shutdown.cancelled() => {
+                    self.conn.write_str("* BYE Server shutting down.\r\n");
+                    break;
+                }
+            };
+            let input = match input {
+                Err(_) => {
+                    self.conn
+                        .write_str("* BYE Disconnected for inactivity.\r\n");
+                    break;
+                }
+                Ok(Err(_)) | Ok(Ok(Input::Eof)) => break,
+                Ok(Ok(Input::Reject(answer))) => {
+                    self.conn.write_str(&answer);
+                    Flow::Continue
+                }
+                Ok(Ok(Input::Command(cmd))) => match self.dispatch(cmd).await {
+                    Ok(flow) => flow,
+                    Err(_) => break,
+                },
+            };
+            if self.conn.flush().await.is_err() {
+                return;
+            }
+            if let Flow::Logout = input {
+                break;
+            }
+        }
+        self.conn.shutdown().await;
+    }
+
+    /// Reads one complete command: a line, and for each literal it announces, the literal and the
+    /// rest of the line. Literals are bounded: APPEND by the message size limit, others by
+    /// `max_literal_size`.
+    async fn read_input(&mut self) -> io::Result<Input> {
+        let max_line = self.config.max_line_length;
+        let mut fragments = Vec::new();
+        let mut total: u64 = 0;
+        let mut first = true;
+        let mut is_append = false;
+        let mut tag = String::from("*");
+        loop {
+            let line = match self.conn.read_line(max_line).await? {
+                Line::Eof => return Ok(Input::Eof),
+                Line::TooLong => {
+                    return Ok(Input::Reject(format!(
+                        "{tag} BAD Command line too long (max {max_line} bytes)\r\n"
+                    )));
+                }
+                Line::Data(line) => line,
+            };
+            if first {
+                first = false;
+                if line.is_empty() {
+                    return Ok(Input::Reject("* BAD Empty command line\r\n".into()));
+                }
+                if let Some((t, name)) = peek_tag_and_name(&line) {
+                    is_append = name == "APPEND";
+                    tag = t;
+                }
+            }
+            let spec = match literal_announcement(&line) {
+                Ok(spec) => spec,
+                Err(e) => return Ok(Input::Reject(e.to_response())),
+            };
+            total += line.len() as u64;
+            fragments.push(Fragment::Line(line));
+            let Some(spec) = spec else { break };
+            let limit = if is_append {
+                self.config.max_message_size
+            } else {
+                self.config.max_literal_size
+            };
+            total += spec.len;
+            if total > limit + max_line as u64 * 4 || spec.len > limit {
+                let code = if is_append { "[TOOBIG] " } else { "" };
+                if spec.non_sync {
+                    // The client sends the bytes anyway (LITERAL+); drop them, within reason.
+                    if spec.len > limit.saturating_mul(4).max(1 << 20) {
+                        self.conn
+                            .write_str("* BYE Literal too big to skip, closing.\r\n");
+                        return Ok(Input::Eof);
+                    }
+                    self.conn.skip(spec.len).await?;
+                    // Drop the rest of the command too.
+                    let _ = self.conn.read_line(max_line).await?;
+                }
+                return Ok(Input::Reject(format!(
+                    "{tag} NO {code}Literal too big (max {limit} bytes)\r\n"
+                )));
+            }
+            if !spec.non_sync {
+                self.conn.write_str("+ Ready for literal data\r\n");
+                self.conn.flush().await?;
+            }
+            let literal = self.conn.read_literal(spec.len as usize).await?;
+            fragments.push(Fragment::Literal(literal));
+        }
+        match parse_command(fragments) {
+            Ok(cmd) => Ok(Input::Command(cmd)),
+            Err(e) => Ok(Input::Reject(e.to_response())),
+        }
+    }
+
+    async fn dispatch(&mut self, cmd: Command) -> io::Result<Flow> {
+        let Command { tag, body } = cmd;
+        let name = body.name();
+        self.current_tag.clone_from(&tag);
+        if let Some(reason) = self.state_error(&body) {
+            self.conn.write_str(&format!("{tag} BAD {reason}\r\n"));
+            return Ok(Flow::Continue);
+        }
+        // Commands that own the connection for a while answer themselves.
+        match body {
+            CommandBody::StartTls => return self.starttls(&tag).await,
+            CommandBody::Idle => return self.idle(&tag).await,
+            CommandBody::Authenticate { mechanism, initial } => {
+                return self.authenticate(&tag, &mechanism, initial).await;
+            }
+            CommandBody::Logout => {
+                self.conn.write_str("* BYE Logging out.\r\n");
+                self.conn
+                    .write_str(&format!("{tag} OK Logout completed.\r\n"));
+                return Ok(Flow::Logout);
+            }
+            _ => {}
+        }
+        let may_expunge = allows_expunge_responses(&body);
+        let result = self.handle(body).await;
+        let reply = match result {
+            Ok(r) | Err(r) => r,
+        };
+        // Untagged updates of the selected mailbox come before the tagged answer.
+        if self.selected.is_some()
+            && let Err(e) = self.sync(may_expunge).await
+        {
+            tracing::warn!(error = %e.text, "mailbox sync failed");
+        }
+        self.conn.write_str(&reply.render(&tag, name));
+        Ok(Flow::Continue)
+    }
+
+    /// Why a command is not allowed in the current state, if it is not.
+    fn state_error(&self, body: &CommandBody) -> Option<&'static str> {
+        use CommandBody as C;
+        let any = matches!(body, C::Capability | C::Noop | C::Logout | C::Id(_));
+        let unauth = matches!(body, C::StartTls | C::Authenticate { .. } | C::Login { .. });
+        let selected = matches!(
+            body,
+            C::Check
+                | C::Close
+                | C::Unselect
+                | C::Expunge
+                | C::UidExpunge(_)
+                | C::Search { .. }
+                | C::Fetch { .. }
+                | C::Store { .. }
+                | C::Copy { .. }
+                | C::Move { .. }
+        );
+        if any {
+            return None;
+        }
+        match (&self.user, &self.selected) {
+            (None, _) if unauth => None,
+            (None, _) => Some("Please authenticate first."),
+            (Some(_), _) if unauth => Some("Already authenticated."),
+            (Some(_), None) if selected => Some("No mailbox selected."),
+            _ => None,
+        }
+    }
+
+    async fn handle(&mut self, body: CommandBody) -> Result<Reply, Reply> {
+        use CommandBody as C;
+        match body {
+            C::Capability => {
+                let caps = self.capabilities();
+                self.conn.write_str(&format!("* CAPABILITY {caps}\r\n"));
+                Ok(Reply::ok("Capability completed."))
+            }
+            C::Noop => Ok(Reply::ok("NOOP completed.")),
+            C::Check => Ok(Reply::ok("CHECK completed.")),
+            C::Id(_) => {
+                self.conn.write_str(&format!(
+                    "* ID (\"name\" \"Eider\" \"version\" \"{}\")\r\n",
+                    env!("CARGO_PKG_VERSION")
+                ));
+                Ok(Reply::ok("ID completed."))
+            }
+            C::Login { username, password } => self.login(&username, &password).await,
+            C::Namespace => {
+                self.conn
+                    .write_str("* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                Ok(Reply::ok("NAMESPACE completed."))
+            }
+            C::Enable(names) => {
+                let mut enabled = Vec::new();
+                for name in names {
+                    if name == "CONDSTORE" && !self.condstore {
+                        self.condstore = true;
+                        enabled.push(name);
+                    }
+                }
+                if !enabled.is_empty() {
+                    self.conn
+                        .write_str(&format!("* ENABLED {}\r\n", enabled.join(" ")));
+                }
+                Ok(Reply::ok("ENABLE completed."))
+            }
+            C::Select { mailbox, condstore } => self.select(&mailbox, false, condstore).await,
+            C::Examine { mailbox, condstore } => self.select(&mailbox, true, condstore).await,
+            C::Create {
+                mailbox,
+                special_use,
+            } => self.create(&mailbox, &special_use).await,
+            C::Delete { mailbox } => self.delete(&mailbox).await,
+            C::Rename { from, to } => self.rename(&from, &to).await,
+            C::Subscribe { mailbox } => self.subscribe(&mailbox, true).await,
+            C::Unsubscribe { mailbox } => self.subscribe(&mailbox, false).await,
+            C::List {
+                reference,
+                patterns,
+                select_opts,
+                return_opts,
+            } => {
+                self.list(&reference, &patterns, &select_opts, &return_opts, false)
+                    .await
+            }
+            C::Lsub { reference, pattern } => {
+                self.list(&reference, &[pattern], &[], &[], true).await
+            }
+            C::Status { mailbox, items } => self.status(&mailbox, &items).await,
+            C::Append { mailbox, messages } => self.append(&mailbox, messages).await,
+            C::Close => {
+                if let Some(sel) = self.selected.take()
+                    && !sel.read_only
+                {
+                    let user = self.user_id();
+                    self.engine
+                        .expunge(&user, &sel.id, None)
+                        .await
+                        .map_err(from_engine)?;
+                }
+                Ok(Reply::ok("CLOSE completed."))
+            }
+            C::Unselect => {
+                self.selected = None;
+                Ok(Reply::ok("UNSELECT completed."))
+            }
+            C::Expunge => self.expunge(None).await,
+            C::UidExpunge(set) => self.expunge(Some(set)).await,
+            C::Search {
+                charset: _,
+                criteria,
+                uid,
+                return_opts,
+            } => self.search(criteria, uid, return_opts).await,
+            C::Fetch {
+                set,
+                items,
+                uid,
+                changed_since,
+            } => self.fetch(set, items, uid, changed_since).await,
+            C::Store {
+                set,
+                kind,
+                silent,
+                flags,
+                uid,
+                unchanged_since,
+            } => {
+                self.store(set, kind, silent, flags, uid, unchanged_since)
+                    .await
+            }
+            C::Copy { set, mailbox, uid } => self.copy(set, &mailbox, uid, false).await,
+            C::Move { set, mailbox, uid } => self.copy(set, &mailbox, uid, true).await,
+            C::StartTls | C::Idle | C::Authenticate { .. } | C::Logout => {
+                Err(Reply::bad("Unexpected command."))
+            }
+        }
+    }
+
+    pub fn user_id(&self) -> String {
+        self.user.as_ref().map(|u| u.id.clone()).unwrap_or_default()
+    }
+
+    /// Decodes a mailbox name from the wire (modified UTF-7 unless UTF8=ACCEPT is on).
+    pub fn decode_name(&self, raw: &str) -> Result<String, Reply> {
+        if self.utf8 || !raw.is_ascii() {
+            // Many clients send raw UTF-8 even without UTF8=ACCEPT; accept it as such.
+            return Ok(raw.to_string());
+        }
+        utf7::decode(raw)
+            .map_err(|_| Reply::no("Mailbox name is not valid modified UTF-7.").code("CANNOT"))
+    }
+
+    /// Encodes a stored mailbox name for the wire.
+    pub fn encode_name(&self, name: &str) -> String {
+        if self.utf8 {
+            name.to_string()
+        } else {
+            utf7::encode(name)
+        }
+    }
+
+    async fn starttls(&mut self, tag: &str) -> io::Result<Flow> {
+        let Some(tls) = self.shared.tls.clone() else {
+            self.conn
+                .write_str(&format!("{tag} NO STARTTLS is not configured.\r\n"));
+            return Ok(Flow::Continue);
+        };
+        if self.conn.tls {
+            self.conn
+                .write_str(&format!("{tag} BAD TLS is already active.\r\n"));
+            return Ok(Flow::Continue);
+        }
+        self.conn
+            .write_str(&format!("{tag} OK Begin TLS negotiation now.\r\n"));
+        self.conn.flush().await?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        self.conn.start_tls(&acceptor).await?;
+        Ok(Flow::Continue)
+    }
+
+    async fn login(&mut self, username: &str, password: &str) -> Result<Reply, Reply> {
+        self.finish_login(username, password).await
+    }
+
+    async fn authenticate(
+        &mut self,
+        tag: &str,
+        mechanism: &str,
+        initial: Option<Vec<u8>>,
+    ) -> io::Result<Flow> {
+        if mechanism != "PLAIN" {
+            self.conn.write_str(&format!(
+                "{tag} NO [CANNOT] Unsupported authentication mechanism.\r\n"
+            ));
+            return Ok(Flow::Continue);
+        }
+        let data = match initial {
+            Some(data) => data,
+            None => {
+                self.conn.write_str("+ \r\n");
+                self.conn.flush().await?;
+                let line = match self.conn.read_line(self.config.max_line_length).await? {
+                    Line::Data(line) => line,
+                    Line::TooLong => {
+                        self.conn
+                            .write_str(&format!("{tag} BAD Response too long.\r\n"));
+                        return Ok(Flow::Continue);
+                    }
+                    Line::Eof => return Err(io::ErrorKind::UnexpectedEof.into()),
+                };
+                match parse_authenticate_response(&line) {
+                    Ok(AuthResponse::Data(data)) => data,
+                    Ok(AuthResponse::Cancel) => {
+                        self.conn
+                            .write_str(&format!("{tag} BAD Authentication canceled.\r\n"));
+                        return Ok(Flow::Continue);
+                    }
+                    Err(ParseError { message, .. }) => {
+                        self.conn.write_str(&format!("{tag} BAD {message}\r\n"));
+                        return Ok(Flow::Continue);
+                    }
+                }
+            }
+        };
+        // PLAIN: authzid NUL authcid NUL password (RFC 4616).
+        let parts: Vec<&[u8]> = data.split(|&b| b == 0).collect();
+        let reply = if parts.len() != 3 {
+            Reply::bad("Invalid PLAIN response.")
+        } else {
+            match (std::str::from_utf8(parts[1]), std::str::from_utf8(parts[2])) {
+                (Ok(user), Ok(pass)) if parts[0].is_empty() || parts[0] == parts[1] => {
+                    match self.finish_login(user, pass).await {
+                        Ok(r) | Err(r) => r,
+                    }
+                }
+                (Ok(_), Ok(_)) => {
+                    Reply::no("Proxy authentication is not supported.").code("AUTHORIZATIONFAILED")
+                }
+                _ => Reply::bad("Invalid UTF-8 in credentials."),
+            }
+        };
+        self.conn.write_str(&reply.render(tag, "AUTHENTICATE"));
+        Ok(Flow::Continue)
+    }
+
+    async fn finish_login(&mut self, username: &str, password: &str) -> Result<Reply, Reply> {
+        let user = match self.engine.authenticate(username, password).await {
+            Ok(user) => user,
+            Err(e) if e.kind == eider_engine::ErrorKind::Internal => return Err(from_engine(e)),
+            Err(_) => {
+                tracing::info!(peer = %self.peer, username, "IMAP login failed");
+                // Slow down password guessing on this connection.
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                return Err(Reply::no("Authentication failed.").code("AUTHENTICATIONFAILED"));
+            }
+        };
+        let Some(slot) = self
+            .shared
+            .claim_user_slot(&user.id, self.config.max_connections_per_user)
+        else {
+            return Err(Reply::no("Too many connections for this user.").code("LIMIT"));
+        };
+        tracing::info!(peer = %self.peer, user = %user.username, "IMAP login");
+        self.user = Some(user);
+        self.user_slot = Some(slot);
+        let caps = self.capabilities();
+        Ok(Reply::ok("Logged in").code(&format!("CAPABILITY {caps}")))
+    }
+
+    /// IDLE (RFC 2177): report changes as they happen until DONE.
+    async fn idle(&mut self, tag: &str) -> io::Result<Flow> {
+        self.conn.write_str("+ idling\r\n");
+        if self.selected.is_some() {
+            let _ = self.sync(true).await;
+        }
+        self.conn.flush().await?;
+        let user = self.user_id();
+        // A safety net for notifications lost between instances: look at the store now and then.
+        let mut poll = tokio::time::interval(std::time::Duration::from_secs(30));
+        poll.tick().await;
+        let deadline = tokio::time::sleep(self.config.idle_timeout);
+        tokio::pin!(deadline);
+        loop {
+            let wake = tokio::select! {
+                // fill_buf is cancel-safe (it consumes nothing), unlike reading a line.
+                ready = self.conn.reader.fill_buf() => {
+                    if ready?.is_empty() {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    return match self.conn.read_line(self.config.max_line_length).await? {
+                        Line::Data(l) if eider_imap_proto::is_idle_done(&l) => {
+                            if self.selected.is_some() {
+                                let _ = self.sync(true).await;
+                            }
+                            self.conn.write_str(&format!("{tag} OK IDLE terminated.\r\n"));
+                            Ok(Flow::Continue)
+                        }
+                        Line::Eof => Err(io::ErrorKind::UnexpectedEof.into()),
+                        _ => {
+                            self.conn.write_str(&format!("{tag} BAD Expected DONE.\r\n"));
+                            Ok(Flow::Continue)
+                        }
+                    };
+                }
+                n = self.notifications.recv() => match n {
+                    Ok(n) => n.user_id == user
+                        && self.selected.as_ref().is_some_and(|s| s.id == n.mailbox_id),
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Closed) => false,
+                },
+                _ = poll.tick() => true,
+                _ = &mut deadline => {
+                    self.conn.write_str("* BYE Disconnected for inactivity.\r\n");
+                    return Ok(Flow::Logout);
+                }
+                _ = self.shutdown.cancelled() => {
+                    self.conn.write_str("* BYE Server shutting down.\r\n");
+                    return Ok(Flow::Logout);
+                }
+            };
+            if wake && self.selected.is_some() {
+                if let Err(e) = self.sync(true).await {
+                    tracing::warn!(error = %e.text, "sync during IDLE failed");
+                }
+                self.conn.flush().await?;
+            }
+        }
+    }
+}
+
+/// RFC 3501 §7.4.1: no EXPUNGE responses while answering FETCH, STORE or SEARCH (by sequence
+/// number), since the client may be relying on the numbers it sent.
+fn allows_expunge_responses(body: &CommandBody) -> bool {
+    !matches!(
+        body,
+        CommandBody::Fetch { uid: false, .. }
+            | CommandBody::Store { uid: false, .. }
+            | CommandBody::Search { uid: false, .. }
+    )
+}
