@@ -199,7 +199,10 @@ mod tests {
 
     #[test]
     fn verbs_are_case_insensitive() {
-        assert_eq!(parse("lhlo mx.example"), Ok(Command::Lhlo("mx.example".into())));
+        assert_eq!(
+            parse("lhlo mx.example"),
+            Ok(Command::Lhlo("mx.example".into()))
+        );
         assert_eq!(parse("NoOp whatever"), Ok(Command::Noop));
         assert_eq!(parse("ehlo x"), Ok(Command::Helo));
         assert_eq!(parse("data"), Ok(Command::Data));
@@ -252,7 +255,10 @@ mod tests {
         ));
         assert!(matches!(parse("MAIL FROM:a@b"), Err(ParseError::Syntax(_))));
         assert!(matches!(parse("MAIL TO:<a@b>"), Err(ParseError::Syntax(_))));
-        assert!(matches!(parse("MAIL FROM:<a@b"), Err(ParseError::Syntax(_))));
+        assert!(matches!(
+            parse("MAIL FROM:<a@b"),
+            Err(ParseError::Syntax(_))
+        ));
     }
 
     #[test]
@@ -263,7 +269,10 @@ mod tests {
                 to: "Ünïcödé@bücher.example".into()
             })
         );
-        assert!(matches!(parse("RCPT TO:<>"), Err(ParseError::BadRecipient(_))));
+        assert!(matches!(
+            parse("RCPT TO:<>"),
+            Err(ParseError::BadRecipient(_))
+        ));
         assert!(matches!(
             parse("RCPT TO:<a@b> NOTIFY=NEVER"),
             Err(ParseError::UnknownParam(_))

@@ -140,13 +140,25 @@ mod tests {
     async fn lines_are_capped_but_consumed() {
         let mut reader = tokio::io::BufReader::with_capacity(4, &b"abcdefghij\r\nnext\r\ntail"[..]);
         let mut out = Vec::new();
-        let status = read_line_limited(&mut reader, &mut out, 5, IDLE).await.unwrap();
-        assert_eq!((status, out.as_slice()), (LineStatus::Overflow, &b"abcde"[..]));
+        let status = read_line_limited(&mut reader, &mut out, 5, IDLE)
+            .await
+            .unwrap();
+        assert_eq!(
+            (status, out.as_slice()),
+            (LineStatus::Overflow, &b"abcde"[..])
+        );
         out.clear();
-        let status = read_line_limited(&mut reader, &mut out, 6, IDLE).await.unwrap();
-        assert_eq!((status, out.as_slice()), (LineStatus::Complete, &b"next\r\n"[..]));
+        let status = read_line_limited(&mut reader, &mut out, 6, IDLE)
+            .await
+            .unwrap();
+        assert_eq!(
+            (status, out.as_slice()),
+            (LineStatus::Complete, &b"next\r\n"[..])
+        );
         out.clear();
-        let status = read_line_limited(&mut reader, &mut out, 5, IDLE).await.unwrap();
+        let status = read_line_limited(&mut reader, &mut out, 5, IDLE)
+            .await
+            .unwrap();
         assert_eq!(status, LineStatus::Eof);
     }
 

@@ -203,7 +203,10 @@ where
                     self.error("503 5.5.1 Send LHLO first").await?;
                 } else if self.transaction.is_some() {
                     self.error("503 5.5.1 Nested MAIL command").await?;
-                } else if params.size.is_some_and(|s| s > self.config.max_message_size) {
+                } else if params
+                    .size
+                    .is_some_and(|s| s > self.config.max_message_size)
+                {
                     self.reply("552 5.3.4 Message size exceeds fixed maximum message size")
                         .await?;
                 } else if !from.is_empty() && address::split(&from).is_err() {
@@ -224,8 +227,10 @@ where
             }
             Command::Noop => self.reply("250 2.0.0 OK").await?,
             Command::Vrfy => {
-                self.reply("252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery")
-                    .await?
+                self.reply(
+                    "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery",
+                )
+                .await?
             }
             Command::Quit => {
                 let msg = format!("221 2.0.0 {} closing connection", self.config.hostname);
