@@ -8,6 +8,7 @@
 
 pub mod address;
 mod auth;
+mod directory;
 mod error;
 pub mod flags;
 mod ingest;
