@@ -244,6 +244,61 @@ impl Server {
         .to_string()
     }
 
+    /// Starts another `eider serve` process on the same store and data folder (a second cluster
+    /// instance). It does not own the database: dropping it leaves the data in place.
+    pub fn second_instance(&self) -> Server {
+        let (imap_port, lmtp_port, api_port) = (free_port(), free_port(), free_port());
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("eider.toml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "data_dir = \"{}\"\n[store]\nurl = \"{}\"\n[imap]\nlisten = \"127.0.0.1:{imap_port}\"\n\
+                 [lmtp]\nlisten = \"127.0.0.1:{lmtp_port}\"\n[api]\nlisten = \"127.0.0.1:{api_port}\"\n",
+                self.data_dir().display(),
+                self.store_url
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_eider"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start eider");
+        let server = Server {
+            backend: self.backend,
+            dir,
+            imap_port,
+            lmtp_port,
+            api_port,
+            store_url: self.store_url.clone(),
+            pg_db: None,
+            child,
+            config_path,
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// Runs SQL against this server's PostgreSQL database and returns psql's unaligned output.
+    pub fn pg_query(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .arg(&self.store_url)
+            .args(["-tA", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     pub fn config_path(&self) -> &Path {
         &self.config_path
     }
