@@ -165,7 +165,7 @@ both_stores!(address_folding, |server: &Server| {
         exchange(&mut c, "DATA"),
         "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
     );
-    c.send(b"Subject: folded\r\n\r\nhello\r\n.\r\n");
+    c.send(b"Subject: folded\n\n..hello\n.\r\n");
     assert_eq!(
         c.line(),
         "250 2.0.0 <John.Doe+news@Example.com> delivered\r\n"
@@ -174,6 +174,28 @@ both_stores!(address_folding, |server: &Server| {
         c.line(),
         "250 2.0.0 <j.o.h.n.doe@EXAMPLE.com> delivered\r\n"
     );
+    // One copy, with the envelope headers first, dot-unstuffed and CRLF-normalized.
+    let mut imap = LineClient::connect(server.imap_port);
+    imap.line();
+    imap.send(b"a LOGIN johndoe pw\r\n");
+    assert!(imap.until("a ").starts_with("a OK"));
+    imap.send(b"b SELECT INBOX\r\n");
+    let select = imap.until("b ");
+    assert!(select.contains("* 1 EXISTS\r\n"), "{select}");
+    imap.send(b"c FETCH 1 BODY.PEEK[]\r\n");
+    let head = imap.line();
+    let size: usize = head
+        .rsplit_once('{')
+        .and_then(|(_, n)| n.trim_end().strip_suffix('}'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no literal in {head:?}"));
+    let stored = imap.read_exact(size);
+    assert_eq!(
+        String::from_utf8(stored).unwrap(),
+        "Return-Path: <>\r\nDelivered-To: John.Doe+news@Example.com\r\n\
+         Subject: folded\r\n\r\n.hello\r\n"
+    );
+    assert!(imap.until("c ").contains("c OK"));
 });
 
 both_stores!(internationalized_address, |server: &Server| {
