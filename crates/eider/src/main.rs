@@ -20,8 +20,9 @@ struct Cli {
     /// TOML config file (default: none, the embedded default; every key also has an EIDER_* override).
     #[arg(long, short, global = true, env = "EIDER_CONFIG")]
     config: Option<PathBuf>,
+    /// What to do; `serve` when omitted, so `cargo run --release` starts the server.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -77,7 +78,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let config = Config::load(cli.config.as_deref())?;
-    if let Command::Config = cli.command {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Config = command {
         for (key, env, default) in Config::describe() {
             println!("{key:<32} {env:<36} default {default}");
         }
@@ -86,7 +88,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(cli.command, config))
+    runtime.block_on(run(command, config))
 }
 
 async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
