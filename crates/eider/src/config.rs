@@ -75,7 +75,7 @@ pub struct ApiSection {
     pub max_body_size: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsSection {
     /// PEM certificate chain. Empty: a self-signed certificate is generated under data_dir/tls.
@@ -146,14 +146,6 @@ impl Default for ApiSection {
     }
 }
 
-impl Default for TlsSection {
-    fn default() -> Self {
-        TlsSection {
-            certificate: String::new(),
-            private_key: String::new(),
-        }
-    }
-}
 
 impl Config {
     /// Reads the file (if any), applies environment overrides, fills derived defaults, validates.

@@ -95,11 +95,8 @@ impl Conn {
         loop {
             let available = self.reader.fill_buf().await?;
             if available.is_empty() {
-                return Ok(if line.is_empty() && !too_long {
-                    Line::Eof
-                } else {
-                    Line::Eof
-                });
+                // A partial last line from a closing client is not a command.
+                return Ok(Line::Eof);
             }
             let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
                 Some(i) => (&available[..=i], true),
