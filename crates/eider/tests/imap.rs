@@ -66,7 +66,7 @@ both_stores!(exact_transcript, |server: &Server| {
         format!(
             "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
              * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.\r\n\
-             * 1 EXISTS\r\n* 0 RECENT\r\n\
+             * 1 EXISTS\r\n* 1 RECENT\r\n\
              * OK [UIDVALIDITY {validity}] UIDs valid\r\n\
              * OK [UIDNEXT 2] Predicted next UID\r\n\
              * OK [HIGHESTMODSEQ 2] Highest\r\n\
@@ -76,7 +76,7 @@ both_stores!(exact_transcript, |server: &Server| {
     assert_eq!(
         command(&mut c, "d", "UID FETCH 1:* (FLAGS RFC822.SIZE BODY[TEXT])"),
         format!(
-            "* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE {} BODY[TEXT] {{6}}\r\nbody\r\n)\r\nd OK Fetch completed.\r\n",
+            "* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) RFC822.SIZE {} BODY[TEXT] {{6}}\r\nbody\r\n)\r\nd OK Fetch completed.\r\n",
             message.len()
         )
     );
@@ -90,7 +90,7 @@ both_stores!(exact_transcript, |server: &Server| {
     );
     assert_eq!(
         command(&mut c, "f", "STORE 1 +FLAGS (\\Deleted)"),
-        "* 1 FETCH (FLAGS (\\Seen \\Deleted))\r\nf OK Store completed.\r\n"
+        "* 1 FETCH (FLAGS (\\Deleted \\Seen \\Recent))\r\nf OK Store completed.\r\n"
     );
     assert_eq!(
         command(&mut c, "g", "EXPUNGE"),
@@ -182,10 +182,14 @@ both_stores!(sessions_see_each_others_changes, |server: &Server| {
     let msg = "Subject: x\r\n\r\nx\r\n";
     a.send(format!("a2 APPEND INBOX {{{}+}}\r\n{msg}\r\n", msg.len()).as_bytes());
     let appended = a.until("a2 ");
-    assert!(appended.contains("* 1 EXISTS\r\n"), "{appended}");
+    assert!(
+        appended.contains("* 1 EXISTS\r\n* 1 RECENT\r\n"),
+        "{appended}"
+    );
+    // Only one session sees a message as \\Recent (RFC 3501 §2.3.2).
     assert_eq!(
         command(&mut b, "b2", "NOOP"),
-        "* 1 EXISTS\r\nb2 OK NOOP completed.\r\n"
+        "* 1 EXISTS\r\n* 0 RECENT\r\nb2 OK NOOP completed.\r\n"
     );
     command(&mut a, "a3", "STORE 1 +FLAGS.SILENT (\\Flagged)");
     assert_eq!(
@@ -220,6 +224,7 @@ both_stores!(
         lmtp.send(b"Subject: ping\r\n\r\nping\r\n.\r\n");
         assert!(lmtp.line().starts_with("250"));
         assert_eq!(c.line(), "* 1 EXISTS\r\n");
+        assert_eq!(c.line(), "* 1 RECENT\r\n");
         assert!(
             started.elapsed() < Duration::from_secs(1),
             "IDLE took {:?}",

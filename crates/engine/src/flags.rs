@@ -6,12 +6,12 @@ pub const FLAGGED: u32 = 4;
 pub const DELETED: u32 = 8;
 pub const DRAFT: u32 = 16;
 
-/// System flag names in wire form, with their bits.
+/// System flag names in wire form, with their bits, in the order Dovecot lists them.
 pub const SYSTEM: [(&str, u32); 5] = [
-    ("\\Seen", SEEN),
     ("\\Answered", ANSWERED),
     ("\\Flagged", FLAGGED),
     ("\\Deleted", DELETED),
+    ("\\Seen", SEEN),
     ("\\Draft", DRAFT),
 ];
 
@@ -37,11 +37,19 @@ impl Flags {
 
     /// Wire names of all flags, system flags first.
     pub fn names(&self) -> Vec<String> {
+        self.names_with_recent(false)
+    }
+
+    /// Wire names with `\\Recent` (a per-session flag) after the system flags.
+    pub fn names_with_recent(&self, recent: bool) -> Vec<String> {
         let mut out: Vec<String> = SYSTEM
             .iter()
             .filter(|(_, bit)| self.system & bit != 0)
             .map(|(name, _)| name.to_string())
             .collect();
+        if recent {
+            out.push("\\Recent".to_string());
+        }
         out.extend(self.keywords.iter().cloned());
         out
     }

@@ -35,6 +35,10 @@ pub struct MailboxStatus {
     pub messages: u32,
     pub unseen: u32,
     pub deleted: u32,
+    /// Messages no session has seen yet.
+    pub recent: u32,
+    /// First UID no session has claimed as \\Recent.
+    pub recent_uid: u32,
     pub uid_next: u32,
     pub uid_validity: u32,
     pub highest_modseq: u64,
@@ -266,17 +270,31 @@ impl Engine {
 
     pub async fn mailbox_status(&self, user_id: &str, mailbox_id: &str) -> Result<MailboxStatus> {
         let mailbox = self.store.get_mailbox(user_id, mailbox_id).await?;
-        let (messages, unseen, deleted, size) =
-            self.store.mailbox_counts(user_id, mailbox_id).await?;
+        let (messages, unseen, deleted, size, recent) = self
+            .store
+            .mailbox_counts(user_id, mailbox_id, mailbox.recent_uid)
+            .await?;
         Ok(MailboxStatus {
             messages,
             unseen,
             deleted,
+            recent,
+            recent_uid: mailbox.recent_uid,
             uid_next: mailbox.uid_next,
             uid_validity: mailbox.uid_validity,
             highest_modseq: mailbox.highest_modseq,
             size,
         })
+    }
+
+    /// Claims this mailbox's \\Recent messages for one session: UIDs in `[from, to)`.
+    pub async fn claim_recent(
+        &self,
+        user_id: &str,
+        mailbox_id: &str,
+        up_to: u32,
+    ) -> Result<Option<(u32, u32)>> {
+        Ok(self.store.claim_recent(user_id, mailbox_id, up_to).await?)
     }
 
     /// Lowest UID without `\\Seen` in a mailbox.

@@ -139,16 +139,21 @@ impl Session {
                 let info = infos.get(&row.content_id);
                 let mut out = format!("* {seq} FETCH (").into_bytes();
                 let mut first = true;
+                let flags = self
+                    .selected
+                    .as_ref()
+                    .map(|s| s.flag_names(row))
+                    .unwrap_or_default();
                 for item in &items {
                     if !first {
                         out.push(b' ');
                     }
                     first = false;
-                    write_item(&mut out, item, row, info, bytes.as_deref());
+                    write_item(&mut out, item, row, &flags, info, bytes.as_deref());
                 }
                 if newly_seen.contains(uid) && !items.contains(&FetchAttr::Flags) {
                     out.push(b' ');
-                    write_item(&mut out, &FetchAttr::Flags, row, info, None);
+                    write_item(&mut out, &FetchAttr::Flags, row, &flags, info, None);
                 }
                 out.extend_from_slice(b")\r\n");
                 self.conn.write(&out);
@@ -162,29 +167,22 @@ impl Session {
     }
 }
 
-fn flags_list(row: &MessageRow) -> String {
-    Flags::from_stored(row.flags, &row.keywords)
-        .names()
-        .join(" ")
-}
-
 fn write_item(
     out: &mut Vec<u8>,
     item: &FetchAttr,
     row: &MessageRow,
+    flags: &str,
     info: Option<&MessageInfo>,
     bytes: Option<&[u8]>,
 ) {
     let literal = |out: &mut Vec<u8>, data: &[u8]| {
         out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
-        out.extend_from_slice(data);
+        push_without_nul(out, data);
     };
     let name = item.response_name();
     match item {
         FetchAttr::Uid => out.extend_from_slice(format!("UID {}", row.uid).as_bytes()),
-        FetchAttr::Flags => {
-            out.extend_from_slice(format!("FLAGS ({})", flags_list(row)).as_bytes())
-        }
+        FetchAttr::Flags => out.extend_from_slice(format!("FLAGS ({flags})").as_bytes()),
         FetchAttr::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", row.modseq).as_bytes()),
         FetchAttr::InternalDate => out.extend_from_slice(
             format!(
@@ -274,6 +272,21 @@ fn write_item(
     }
 }
 
+/// Appends message bytes for a non-binary literal, which may not contain NUL (RFC 3501 §4.3,
+/// `CHAR8`): each NUL is sent as 0x80, as Dovecot does. The length is unchanged, so
+/// RFC822.SIZE and BODYSTRUCTURE sizes still hold.
+fn push_without_nul(out: &mut Vec<u8>, data: &[u8]) {
+    let start = out.len();
+    out.extend_from_slice(data);
+    if data.contains(&0) {
+        for b in &mut out[start..] {
+            if *b == 0 {
+                *b = 0x80;
+            }
+        }
+    }
+}
+
 fn to_mime_section(text: &SectionText) -> eider_mime::SectionText {
     match text {
         SectionText::Header => eider_mime::SectionText::Header,
@@ -281,5 +294,20 @@ fn to_mime_section(text: &SectionText) -> eider_mime::SectionText {
         SectionText::HeaderFieldsNot(n) => eider_mime::SectionText::HeaderFieldsNot(n.clone()),
         SectionText::Text => eider_mime::SectionText::Text,
         SectionText::Mime => eider_mime::SectionText::Mime,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_without_nul;
+
+    #[test]
+    fn literals_carry_no_nul() {
+        let mut out = b"{5}\r\n".to_vec();
+        push_without_nul(&mut out, b"a\0b\0\xff");
+        assert_eq!(out, b"{5}\r\na\x80b\x80\xff");
+        let mut out = Vec::new();
+        push_without_nul(&mut out, b"plain\r\n");
+        assert_eq!(out, b"plain\r\n");
     }
 }

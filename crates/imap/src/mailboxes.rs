@@ -48,6 +48,17 @@ impl Session {
             .first_unseen_uid(&user, &mailbox.id)
             .await
             .map_err(from_engine)?;
+        let recent = if read_only {
+            (status.recent_uid, status.uid_next)
+        } else {
+            self.engine
+                .claim_recent(&user, &mailbox.id, status.uid_next)
+                .await
+                .map_err(from_engine)?
+                .unwrap_or((status.uid_next, status.uid_next))
+        };
+        let recent_count =
+            uids.partition_point(|&u| u < recent.1) - uids.partition_point(|&u| u < recent.0);
         let out = &mut self.conn;
         out.write_str("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
         if read_only {
@@ -58,7 +69,7 @@ impl Session {
             );
         }
         out.write_str(&format!("* {} EXISTS\r\n", uids.len()));
-        out.write_str("* 0 RECENT\r\n");
+        out.write_str(&format!("* {recent_count} RECENT\r\n"));
         if let Some(uid) = first_unseen
             && let Ok(pos) = uids.binary_search(&uid)
         {
@@ -83,6 +94,7 @@ impl Session {
             modseq: status.highest_modseq,
             pending_expunges: Vec::new(),
             own_changes: HashMap::new(),
+            recent: vec![recent],
         });
         let (code, what) = if read_only {
             ("READ-ONLY", "Examine completed")
@@ -270,7 +282,7 @@ impl Session {
             .map(|item| {
                 let v = match item {
                     StatusItem::Messages => status.messages as u64,
-                    StatusItem::Recent => 0,
+                    StatusItem::Recent => status.recent as u64,
                     StatusItem::UidNext => status.uid_next as u64,
                     StatusItem::UidValidity => status.uid_validity as u64,
                     StatusItem::Unseen => status.unseen as u64,

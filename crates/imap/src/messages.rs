@@ -97,12 +97,7 @@ impl Session {
                     items.push(format!("UID {}", row.uid));
                 }
                 if !silent {
-                    items.push(format!(
-                        "FLAGS ({})",
-                        Flags::from_stored(row.flags, &row.keywords)
-                            .names()
-                            .join(" ")
-                    ));
+                    items.push(format!("FLAGS ({})", sel.flag_names(&row)));
                 }
                 if self.condstore {
                     items.push(format!("MODSEQ ({})", row.modseq));

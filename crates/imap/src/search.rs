@@ -23,6 +23,7 @@ struct Ctx<'a> {
     max_uid: u32,
     saved: &'a [u32],
     now: i64,
+    recent: bool,
 }
 
 fn walk(key: &SearchKey, f: &mut dyn FnMut(&SearchKey)) {
@@ -122,9 +123,9 @@ fn matches(key: &SearchKey, c: &Ctx) -> bool {
         K::Unflagged => f & flags::FLAGGED == 0,
         K::Seen => f & flags::SEEN != 0,
         K::Unseen => f & flags::SEEN == 0,
-        // \Recent is never set: no session here "first sees" a message in a stateless cluster.
-        K::New | K::Recent => false,
-        K::Old => true,
+        K::Recent => c.recent,
+        K::New => c.recent && f & flags::SEEN == 0,
+        K::Old => !c.recent,
         K::Keyword(k) => c
             .row
             .keywords
@@ -253,6 +254,7 @@ impl Session {
                     max_uid,
                     saved: &self.saved_search,
                     now,
+                    recent: self.selected.as_ref().is_some_and(|s| s.is_recent(row.uid)),
                 };
                 if matches(&criteria, &ctx) {
                     hits.push((seq, row.uid));

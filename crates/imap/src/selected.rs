@@ -18,9 +18,32 @@ pub(crate) struct Selected {
     pub pending_expunges: Vec<u32>,
     /// Flag changes this session made itself and already answered: uid → MODSEQ.
     pub own_changes: HashMap<u32, u64>,
+    /// UID ranges `[from, to)` that are \\Recent in this session.
+    pub recent: Vec<(u32, u32)>,
 }
 
 impl Selected {
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent
+            .iter()
+            .any(|&(from, to)| uid >= from && uid < to)
+    }
+
+    pub fn recent_count(&self) -> usize {
+        self.recent
+            .iter()
+            .map(|&(from, to)| {
+                self.uids.partition_point(|&u| u < to) - self.uids.partition_point(|&u| u < from)
+            })
+            .sum()
+    }
+
+    /// Flag names of a message as this session sees them (with \\Recent).
+    pub fn flag_names(&self, row: &eider_engine::MessageRow) -> String {
+        eider_engine::Flags::from_stored(row.flags, &row.keywords)
+            .names_with_recent(self.is_recent(row.uid))
+            .join(" ")
+    }
     pub fn seq_of(&self, uid: u32) -> Option<u32> {
         self.uids.binary_search(&uid).ok().map(|i| i as u32 + 1)
     }
@@ -121,6 +144,19 @@ impl Session {
         if added {
             self.conn
                 .write_str(&format!("* {} EXISTS\r\n", sel.uids.len()));
+            if !sel.read_only {
+                let up_to = sel.uids.last().copied().unwrap_or(0) + 1;
+                if let Some(range) = self
+                    .engine
+                    .claim_recent(&user, &sel.id, up_to)
+                    .await
+                    .map_err(from_engine)?
+                {
+                    sel.recent.push(range);
+                }
+            }
+            self.conn
+                .write_str(&format!("* {} RECENT\r\n", sel.recent_count()));
         }
         for row in changes.changed.iter().filter(|r| r.uid <= last) {
             if sel.own_changes.get(&row.uid) == Some(&row.modseq)
@@ -129,16 +165,15 @@ impl Session {
                 continue;
             }
             if let Some(seq) = sel.seq_of(row.uid) {
-                let flags = eider_engine::Flags::from_stored(row.flags, &row.keywords).names();
+                let flags = sel.flag_names(row);
                 let modseq = if self.condstore {
                     format!(" MODSEQ ({})", row.modseq)
                 } else {
                     String::new()
                 };
                 self.conn.write_str(&format!(
-                    "* {seq} FETCH (UID {} FLAGS ({}){modseq})\r\n",
-                    row.uid,
-                    flags.join(" ")
+                    "* {seq} FETCH (UID {} FLAGS ({flags}){modseq})\r\n",
+                    row.uid
                 ));
             }
         }

@@ -13,12 +13,14 @@ pub struct MailboxRow {
     pub uid_validity: u32,
     pub uid_next: u32,
     pub highest_modseq: u64,
+    /// Messages with a UID at or above this one are \\Recent: no session has claimed them yet.
+    pub recent_uid: u32,
     pub subscribed: bool,
     pub created: i64,
 }
 
-const MAILBOX_COLUMNS: &str =
-    "id, user_id, path, special_use, uid_validity, uid_next, highest_modseq, subscribed, created";
+const MAILBOX_COLUMNS: &str = "id, user_id, path, special_use, uid_validity, uid_next, highest_modseq, \
+     subscribed, created, recent_uid";
 
 fn mailbox_from_row(row: &AnyRow) -> Result<MailboxRow> {
     Ok(MailboxRow {
@@ -31,6 +33,7 @@ fn mailbox_from_row(row: &AnyRow) -> Result<MailboxRow> {
         highest_modseq: row.try_get::<i64, _>(6)? as u64,
         subscribed: row.try_get::<i64, _>(7)? != 0,
         created: row.try_get(8)?,
+        recent_uid: row.try_get::<i64, _>(9)? as u32,
     })
 }
 
@@ -171,15 +174,24 @@ impl Store {
         Ok(())
     }
 
-    /// (messages, unseen, deleted, total size) of a mailbox in one query.
-    pub async fn mailbox_counts(&self, user_id: &str, id: &str) -> Result<(u32, u32, u32, u64)> {
+    /// (messages, unseen, deleted, total size, recent) of a mailbox in one query; messages with
+    /// UID >= `recent_uid` count as recent.
+    pub async fn mailbox_counts(
+        &self,
+        user_id: &str,
+        id: &str,
+        recent_uid: u32,
+    ) -> Result<(u32, u32, u32, u64, u32)> {
         let row = sqlx::query(
             "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN (flags & 1) = 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN (flags & 8) <> 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM messages WHERE user_id = $1 AND mailbox_id = $2",
+             CAST(COALESCE(SUM(size), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN uid >= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM messages WHERE user_id = $1 AND mailbox_id = $2",
         )
         .bind(user_id)
         .bind(id)
+        .bind(recent_uid as i64)
         .fetch_one(&self.pool)
         .await?;
         Ok((
@@ -187,7 +199,45 @@ impl Store {
             row.try_get::<i64, _>(1)? as u32,
             row.try_get::<i64, _>(2)? as u32,
             row.try_get::<i64, _>(3)? as u64,
+            row.try_get::<i64, _>(4)? as u32,
         ))
+    }
+
+    /// Claims the \\Recent messages of a mailbox for one session (RFC 3501 §2.3.2): returns the UID
+    /// range `[from, to)` that no other session has claimed, and marks it claimed. Atomic across
+    /// instances (row lock on PostgreSQL, the writer lock on SQLite).
+    pub async fn claim_recent(
+        &self,
+        user_id: &str,
+        id: &str,
+        up_to: u32,
+    ) -> Result<Option<(u32, u32)>> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let lock = if self.backend == crate::Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let current: i64 = sqlx::query_scalar(&format!(
+            "SELECT recent_uid FROM mailboxes WHERE user_id = $1 AND id = $2{lock}"
+        ))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        if current as u32 >= up_to {
+            return Ok(None);
+        }
+        sqlx::query("UPDATE mailboxes SET recent_uid = $1 WHERE user_id = $2 AND id = $3")
+            .bind(up_to as i64)
+            .bind(user_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some((current as u32, up_to)))
     }
 
     /// Lowest UID without `\Seen`, if any.

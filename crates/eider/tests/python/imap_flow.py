@@ -42,9 +42,11 @@ assert re.match(rb"\[APPENDUID \d+ 2\]", data[0]), data
 
 typ, data = m.select("INBOX")
 assert typ == "OK" and data == [b"2"], (typ, data)
+assert m.untagged_responses.pop("RECENT") == [b"2"]
+assert ok(m.search(None, "RECENT")) == [b"1 2"] and ok(m.search(None, "OLD")) == [b""]
 
 data = ok(m.fetch("1", "(FLAGS INTERNALDATE RFC822.SIZE)"))
-expected = b'1 (FLAGS (\\Flagged $Important) INTERNALDATE "08-Feb-1994 06:52:25 +0000" RFC822.SIZE %d)' % len(msg1.replace(b"\n", b"\r\n"))
+expected = b'1 (FLAGS (\\Flagged \\Recent $Important) INTERNALDATE "08-Feb-1994 06:52:25 +0000" RFC822.SIZE %d)' % len(msg1.replace(b"\n", b"\r\n"))
 assert data[0] == expected, (data, expected)
 
 data = ok(m.fetch("1", "(BODY.PEEK[])"))
@@ -84,11 +86,11 @@ assert ok(m.search("UTF-8", "BODY")) == [b"2"]
 
 # STORE forms.
 data = ok(m.store("1", "+FLAGS", r"(\Seen)"))
-assert data == [b"1 (FLAGS (\\Seen \\Flagged $Important))"], data
+assert data == [b"1 (FLAGS (\\Flagged \\Seen \\Recent $Important))"], data
 data = ok(m.store("1", "-FLAGS.SILENT", r"($Important)"))
 assert data == [None], data
 data = ok(m.uid("STORE", "2", "FLAGS", r"(\Answered)"))
-assert data == [b"2 (UID 2 FLAGS (\\Answered))"], data
+assert data == [b"2 (UID 2 FLAGS (\\Answered \\Recent))"], data
 
 # COPY / MOVE with UIDPLUS answers.
 typ, data = m.copy("1:2", "Trash")

@@ -30,6 +30,8 @@ CREATE TABLE mailboxes (
     uid_validity BIGINT NOT NULL,
     uid_next BIGINT NOT NULL DEFAULT 1,
     highest_modseq BIGINT NOT NULL DEFAULT 1,
+    -- Messages with UID >= recent_uid have not been seen by any session yet (\Recent, RFC 3501).
+    recent_uid BIGINT NOT NULL DEFAULT 1,
     subscribed BIGINT NOT NULL DEFAULT 1,
     created BIGINT NOT NULL,
     UNIQUE (user_id, path)
