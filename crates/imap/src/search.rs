@@ -24,6 +24,15 @@ struct Ctx<'a> {
     saved: &'a [u32],
     now: i64,
     recent: bool,
+    /// Decoded text parts, computed on first use.
+    decoded: std::cell::OnceCell<String>,
+}
+
+impl Ctx<'_> {
+    fn decoded(&self) -> &str {
+        self.decoded
+            .get_or_init(|| eider_mime::body_text(self.bytes.unwrap_or_default()))
+    }
 }
 
 fn walk(key: &SearchKey, f: &mut dyn FnMut(&SearchKey)) {
@@ -152,6 +161,7 @@ fn matches(key: &SearchKey, c: &Ctx) -> bool {
         K::Header(name, value) => header_values(header(), name)
             .iter()
             .any(|v| contains_ci(v, value)),
+        // Raw bytes first (cheap, finds 7-bit text), then the decoded text parts.
         K::Body(s) => {
             let bytes = c.bytes.unwrap_or_default();
             let start = c
@@ -159,9 +169,22 @@ fn matches(key: &SearchKey, c: &Ctx) -> bool {
                 .map(|i| i.header_end as usize)
                 .unwrap_or(0)
                 .min(bytes.len());
-            bytes_contain_ci(&bytes[start..], s)
+            bytes_contain_ci(&bytes[start..], s) || contains_ci(c.decoded(), s)
         }
-        K::Text(s) => bytes_contain_ci(c.bytes.unwrap_or_default(), s),
+        K::Text(s) => {
+            bytes_contain_ci(c.bytes.unwrap_or_default(), s)
+                || contains_ci(c.decoded(), s)
+                || c.info.is_some_and(|i| {
+                    [
+                        &i.fields.subject,
+                        &i.fields.from,
+                        &i.fields.to,
+                        &i.fields.cc,
+                    ]
+                    .iter()
+                    .any(|f| f.as_deref().is_some_and(|v| contains_ci(v, s)))
+                })
+        }
         K::Uid(set) if set.is_saved() => c.saved.contains(&c.row.uid),
         K::Uid(set) => set.contains(c.row.uid, c.max_uid),
         K::SequenceSet(set) if set.is_saved() => c.saved.contains(&c.row.uid),
@@ -255,6 +278,7 @@ impl Session {
                     saved: &self.saved_search,
                     now,
                     recent: self.selected.as_ref().is_some_and(|s| s.is_recent(row.uid)),
+                    decoded: std::cell::OnceCell::new(),
                 };
                 if matches(&criteria, &ctx) {
                     hits.push((seq, row.uid));

@@ -22,12 +22,14 @@ mod header;
 mod imap;
 mod mime;
 mod rfc822;
+mod text;
 mod write;
 
 use serde::{Deserialize, Serialize};
 
 pub use fields::HeaderFields;
 pub use mime::{MAX_NESTING, MAX_PARTS};
+pub use text::body_text;
 
 /// Converts bare LF and lone CR line endings to CRLF. Returns the input unchanged (no copy) when it
 /// is already CRLF-clean.
@@ -240,6 +242,9 @@ fn push_part(out: &mut Vec<PartInfo>, node: &mime::Node<'_>, number: Vec<u32>) {
             }
         }
         mime::Kind::Multi(children) => {
+            if children.is_empty() {
+                push_placeholder(out, node, number.clone());
+            }
             for (i, c) in children.iter().enumerate() {
                 let mut n = number.clone();
                 n.push(i as u32 + 1);
@@ -257,9 +262,31 @@ fn push_part(out: &mut Vec<PartInfo>, node: &mime::Node<'_>, number: Vec<u32>) {
     }
 }
 
+/// A multipart with no parts (no usable boundary, or none found) is described with one empty
+/// text/plain part (see `write::body`); that part exists for FETCH too, empty, as in Dovecot.
+fn push_placeholder(out: &mut Vec<PartInfo>, multipart: &mime::Node<'_>, mut number: Vec<u32>) {
+    number.push(1);
+    let at = multipart.body_end as u64;
+    out.push(PartInfo {
+        number,
+        header_start: at,
+        body_start: at,
+        body_end: at,
+        kind: PartKind::Leaf,
+        encapsulated: None,
+        content_type: "text/plain".to_string(),
+        encoding: "7bit".to_string(),
+        filename: None,
+        is_attachment: false,
+    });
+}
+
 /// Pushes the parts of an encapsulated message `msg` that is part `number`.
 fn push_message_parts(out: &mut Vec<PartInfo>, msg: &mime::Node<'_>, number: &[u32]) {
     if let mime::Kind::Multi(children) = &msg.kind {
+        if children.is_empty() {
+            push_placeholder(out, msg, number.to_vec());
+        }
         for (i, c) in children.iter().enumerate() {
             let mut n = number.to_vec();
             n.push(i as u32 + 1);

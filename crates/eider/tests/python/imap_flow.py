@@ -142,6 +142,15 @@ ok(m.rename("INBOX", '"Old Inbox"'))
 assert ok(m.status("INBOX", "(MESSAGES)")) == [b'"INBOX" (MESSAGES 0)']
 assert ok(m.status('"Old Inbox"', "(MESSAGES)")) == [b'"Old Inbox" (MESSAGES 1)']
 
+# Found through quoted-printable ISO-8859-1 too, and in a decoded subject with TEXT.
+ok(m.append("Drafts", None, None, b"Subject: =?iso-8859-1?q?gr=FC=DFe?=\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\nK=E4sekuchen\r\n"))
+ok(m.select("Drafts"))
+m.literal = "käsekuchen".encode()
+found = ok(m.search("UTF-8", "BODY"))
+assert found == [b"1"], found
+m.literal = "GRÜSSE".lower().replace("ss", "ß").encode()
+assert ok(m.search("UTF-8", "TEXT")) == [b"1"]
 ok(m.noop())
 typ, data = m.logout()
 assert typ == "BYE", (typ, data)
