@@ -403,6 +403,33 @@ impl<'a> Parser<'a> {
         depth: usize,
         digest_child: bool,
     ) -> (Node<'a>, Option<Hit>) {
+        let (mut node, hit) = self.parse_part_inner(start, end, depth, digest_child);
+        self.trim_header_before_boundary(&mut node, hit.as_ref());
+        (node, hit)
+    }
+
+    /// A part whose body is empty because a boundary line follows its header at once: the line
+    /// break before the boundary belongs to the boundary even when it ends the header (the blank
+    /// line, or the last field when a boundary cuts the header short), as in Dovecot. So
+    /// `--b CRLF CRLF --b` has an empty MIME header, not CRLF.
+    fn trim_header_before_boundary(&self, node: &mut Node<'a>, hit: Option<&Hit>) {
+        if let Some(h) = hit
+            && node.body_end == node.body_start
+            && h.line_start == node.body_start
+        {
+            let e = self.end_before(h.line_start, node.header_start);
+            node.body_start = e;
+            node.body_end = e;
+        }
+    }
+
+    fn parse_part_inner(
+        &mut self,
+        start: usize,
+        end: usize,
+        depth: usize,
+        digest_child: bool,
+    ) -> (Node<'a>, Option<Hit>) {
         self.parts += 1;
         let raw = self.raw;
         let (fields, body_start, stopped) = {
@@ -436,6 +463,7 @@ impl<'a> Parser<'a> {
             let digest = node.info.type_is("multipart", Some("digest"));
             let mut children: Vec<Node<'a>> = Vec::new();
             let mut hit = self.find_boundary(body_start, end);
+            let mut last_end = body_start;
             let result = loop {
                 match hit {
                     None => {
@@ -443,7 +471,12 @@ impl<'a> Parser<'a> {
                         break None;
                     }
                     Some(h) if h.idx == my_idx && !h.close => {
-                        let (child, chit) = self.parse_part(h.next, end, depth + 1, digest);
+                        // the multipart's own end keeps the child's untrimmed end (Dovecot's
+                        // sizes); only the child's header loses the line break
+                        let (mut child, chit) =
+                            self.parse_part_inner(h.next, end, depth + 1, digest);
+                        last_end = child.body_end;
+                        self.trim_header_before_boundary(&mut child, chit.as_ref());
                         children.push(child);
                         hit = chit;
                     }
@@ -457,7 +490,6 @@ impl<'a> Parser<'a> {
                         break next;
                     }
                     Some(h) => {
-                        let last_end = children.last().map_or(body_start, |c| c.body_end);
                         node.body_end = self.end_before(h.line_start, body_start).max(last_end);
                         break Some(h);
                     }
@@ -467,13 +499,16 @@ impl<'a> Parser<'a> {
             node.kind = Kind::Multi(children);
             (node, result)
         } else if node.info.is_message() {
-            let (child, hit) = self.parse_part(body_start, end, depth + 1, false);
+            // The encapsulated message's header may lose the line break before a boundary, but
+            // the message/rfc822 body keeps it (Dovecot's sizes).
+            let (mut child, hit) = self.parse_part_inner(body_start, end, depth + 1, false);
             node.body_end = match &hit {
                 Some(h) => self
                     .end_before(h.line_start, body_start)
                     .max(child.body_end),
                 None => end,
             };
+            self.trim_header_before_boundary(&mut child, hit.as_ref());
             node.kind = Kind::Message(Box::new(child));
             (node, hit)
         } else {
