@@ -146,7 +146,6 @@ impl Default for ApiSection {
     }
 }
 
-
 impl Config {
     /// Reads the file (if any), applies environment overrides, fills derived defaults, validates.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
