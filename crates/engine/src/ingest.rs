@@ -123,7 +123,6 @@ impl Engine {
         })
         .await
         .map_err(|e| Error::new(ErrorKind::Internal, format!("parser task failed: {e}")))?;
-        let mut skeleton = Vec::with_capacity(raw.len());
         let mut segments = Vec::new();
         let mut at = 0usize;
         for (start, end) in info.leaf_bodies() {
@@ -134,7 +133,6 @@ impl Engine {
             if ((end - start) as u64) < self.config.blob_threshold {
                 continue;
             }
-            skeleton.extend_from_slice(&raw[at..start]);
             let hash = self.store.put_blob(&raw[start..end]).await?;
             segments.push(Segment {
                 offset: start as u64,
@@ -143,13 +141,13 @@ impl Engine {
             });
             at = end;
         }
-        skeleton.extend_from_slice(&raw[at..]);
+        let skeleton_stored = eider_store::encode_skeleton(&raw, &segments);
         let info_json = serde_json::to_string(&info)
             .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
         Ok(NewContent {
             id: blake3::hash(&raw).to_hex().to_string(),
             size: raw.len() as u64,
-            skeleton,
+            skeleton_stored,
             segments,
             info_json,
         })

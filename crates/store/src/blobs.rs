@@ -55,11 +55,46 @@ pub(crate) fn encode(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Encodes a message skeleton for storage straight from the full message: the bytes outside the
+/// segments go through the zstd encoder piece by piece, so no cut-down copy of the message is made.
+pub fn encode_skeleton(raw: &[u8], segments: &[crate::Segment]) -> Vec<u8> {
+    use std::io::Write;
+    let kept = raw.len() as u64 - segments.iter().map(|s| s.len).sum::<u64>();
+    let pieces = || {
+        let mut at = 0usize;
+        let mut out = Vec::with_capacity(segments.len() + 1);
+        for s in segments {
+            out.push(&raw[at..s.offset as usize]);
+            at = (s.offset + s.len) as usize;
+        }
+        out.push(&raw[at..]);
+        out
+    };
+    if kept >= 64 {
+        let mut encoder = zstd::stream::Encoder::new(vec![ZSTD], ZSTD_LEVEL).expect("zstd init");
+        let written = pieces().into_iter().try_for_each(|p| encoder.write_all(p));
+        if written.is_ok()
+            && let Ok(out) = encoder.finish()
+            && (out.len() as u64) < kept
+        {
+            return out;
+        }
+    }
+    let mut out = Vec::with_capacity(kept as usize + 1);
+    out.push(RAW);
+    pieces().into_iter().for_each(|p| out.extend_from_slice(p));
+    out
+}
+
 pub(crate) fn decode(stored: &[u8], expected_len: usize) -> Result<Vec<u8>> {
     match stored.split_first() {
         Some((&RAW, rest)) => Ok(rest.to_vec()),
-        Some((&ZSTD, rest)) => zstd::bulk::decompress(rest, expected_len)
-            .map_err(|e| StoreError::Corrupt(format!("zstd: {e}"))),
+        Some((&ZSTD, rest)) => {
+            let mut out = Vec::with_capacity(expected_len);
+            zstd::stream::copy_decode(rest, &mut out)
+                .map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))?;
+            Ok(out)
+        }
         _ => Err(StoreError::Corrupt("unknown blob encoding".into())),
     }
 }
@@ -208,6 +243,21 @@ mod tests {
         }
         assert_eq!(encode(&vec![b'a'; 10_000])[0], ZSTD);
         assert_eq!(encode(b"short")[0], RAW);
+    }
+
+    #[test]
+    fn skeleton_skips_segments_and_round_trips() {
+        let raw = b"Header: value\r\n\r\nBODY-TO-CUT-OUT tail text that repeats tail text that repeats tail text".to_vec();
+        let segments = [crate::Segment {
+            offset: 17,
+            len: 15,
+            hash: String::new(),
+        }];
+        let stored = encode_skeleton(&raw, &segments);
+        let mut expected = raw[..17].to_vec();
+        expected.extend_from_slice(&raw[32..]);
+        assert_eq!(decode(&stored, expected.len()).unwrap(), expected);
+        assert_eq!(decode(&encode_skeleton(b"tiny", &[]), 4).unwrap(), b"tiny");
     }
 
     #[test]

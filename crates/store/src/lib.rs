@@ -13,7 +13,7 @@ mod mailboxes;
 mod messages;
 
 pub use accounts::{AddressRow, NewUser, UserRow};
-pub use blobs::BlobStore;
+pub use blobs::{BlobStore, encode_skeleton};
 pub use mailboxes::MailboxRow;
 pub use messages::{
     Changes, CopyResult, ExpungeResult, FlagUpdate, JournalEntry, MessageRow, NewContent, Segment,

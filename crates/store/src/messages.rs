@@ -21,8 +21,9 @@ pub struct NewContent {
     /// Content id: hash of the full message, so identical messages of one user share a row.
     pub id: String,
     pub size: u64,
-    /// The message with every segment cut out.
-    pub skeleton: Vec<u8>,
+    /// The message with every segment cut out, already encoded for storage
+    /// (see [`crate::encode_skeleton`]).
+    pub skeleton_stored: Vec<u8>,
     /// Externalized bodies, in order of offset.
     pub segments: Vec<Segment>,
     /// Parsed metadata (JSON) kept so FETCH never parses again.
@@ -189,12 +190,7 @@ pub(crate) async fn journal_many(
 }
 
 /// Adds `count` references to a content row, inserting it (and counting its blobs) if new.
-async fn reference_content(
-    tx: &mut Tx<'_>,
-    user_id: &str,
-    content: &NewContent,
-    skeleton_stored: &[u8],
-) -> Result<()> {
+async fn reference_content(tx: &mut Tx<'_>, user_id: &str, content: &NewContent) -> Result<()> {
     let segments =
         serde_json::to_string(&content.segments).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let inserted = sqlx::query(
@@ -204,7 +200,7 @@ async fn reference_content(
     .bind(user_id)
     .bind(&content.id)
     .bind(content.size as i64)
-    .bind(skeleton_stored.to_vec())
+    .bind(&content.skeleton_stored[..])
     .bind(segments)
     .bind(&content.info_json)
     .execute(&mut **tx)
@@ -370,12 +366,11 @@ impl Store {
         keywords: &str,
         internal_date: i64,
     ) -> Result<(MessageRow, u32)> {
-        let skeleton_stored = crate::blobs::encode(&content.skeleton);
         let _w = self.writer().await;
         let mut tx = self.pool.begin().await?;
         let (uid, modseq, uid_validity) = allocate(&mut tx, user_id, mailbox_id, 1).await?;
         charge_quota(&mut tx, user_id, content.size as i64).await?;
-        reference_content(&mut tx, user_id, content, &skeleton_stored).await?;
+        reference_content(&mut tx, user_id, content).await?;
         let row = MessageRow {
             uid,
             id: new_id(),
