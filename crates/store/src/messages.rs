@@ -230,8 +230,9 @@ async fn add_content_refs(tx: &mut Tx<'_>, user_id: &str, content_id: &str, n: i
 }
 
 /// Drops `n` references to a content row; removes it and releases its blobs at zero.
-/// Blob bytes with refcount zero are left for garbage collection (`eider gc`), never deleted inline,
-/// so a concurrent delivery of the same attachment can never lose its bytes.
+/// Blob bytes with refcount zero are kept, never deleted inline, so a concurrent delivery of the
+/// same attachment can never lose its bytes. (A collector that removes long-unreferenced blobs
+/// with a grace period is still to be written.)
 async fn release_content(tx: &mut Tx<'_>, user_id: &str, content_id: &str, n: i64) -> Result<()> {
     let left: Option<i64> = sqlx::query_scalar(
         "UPDATE contents SET refcount = refcount - $1 WHERE user_id = $2 AND id = $3 RETURNING refcount",
