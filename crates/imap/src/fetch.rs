@@ -8,8 +8,10 @@ use eider_engine::{Flags, MessageInfo, MessageRow, StoreMode, flags};
 use eider_imap_proto::{FetchAttr, SectionText, SequenceSet, format_internal_date, write_nstring};
 use std::collections::HashMap;
 
-/// Messages per store round trip.
+/// Messages per store round trip when bodies or metadata are read (bounds memory).
 const CHUNK: usize = 500;
+/// Messages per round trip when only row data (UID, FLAGS, sizes, dates) is asked for.
+const ROW_CHUNK: usize = 20_000;
 
 impl Session {
     pub(crate) async fn fetch(
@@ -67,7 +69,12 @@ impl Session {
             )
         });
         let sets_seen = !read_only && items.iter().any(|a| a.sets_seen());
-        for chunk in targets.chunks(CHUNK) {
+        let chunk_size = if needs_info || needs_bytes {
+            CHUNK
+        } else {
+            ROW_CHUNK
+        };
+        for chunk in targets.chunks(chunk_size) {
             let ranges = uid_ranges(chunk.iter().map(|(_, uid)| *uid));
             let mut rows: HashMap<u32, MessageRow> = self
                 .engine

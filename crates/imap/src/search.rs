@@ -11,7 +11,10 @@ use eider_engine::{MessageInfo, MessageRow, flags};
 use eider_imap_proto::{Date, SearchKey, SearchReturnOpt, compress_uids};
 use std::collections::HashMap;
 
+/// Messages per store round trip when metadata or bytes are needed (bounds memory).
 const CHUNK: usize = 1000;
+/// Messages per round trip when the criteria need only row data (flags, sizes, dates).
+const ROW_CHUNK: usize = 20_000;
 const DAY: i64 = 86_400;
 
 struct Ctx<'a> {
@@ -238,7 +241,12 @@ impl Session {
         let now = eider_store_now();
         let mut hits: Vec<(u32, u32)> = Vec::new();
         let mut highest_modseq = 0u64;
-        for (chunk_index, chunk) in uids.chunks(CHUNK).enumerate() {
+        let chunk_size = if needs_info || needs_bytes {
+            CHUNK
+        } else {
+            ROW_CHUNK
+        };
+        for (chunk_index, chunk) in uids.chunks(chunk_size).enumerate() {
             let rows = self
                 .engine
                 .messages_in(&user, &mailbox_id, &uid_ranges(chunk.iter().copied()))
@@ -257,7 +265,7 @@ impl Session {
                 let Ok(pos) = chunk.binary_search(&row.uid) else {
                     continue;
                 };
-                let seq = (chunk_index * CHUNK + pos) as u32 + 1;
+                let seq = (chunk_index * chunk_size + pos) as u32 + 1;
                 let bytes = if needs_bytes {
                     Some(
                         self.engine
