@@ -1,52 +1,18 @@
 //! Password hashing (argon2id) and authentication.
 
 use crate::{Engine, Error, ErrorKind, Result, address};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use eider_store::{StoreError, UserRow};
 
-/// Password hashing runs at most this many at once (one per core): each argon2 run takes ~19 MiB,
-/// and a login burst must not turn into hundreds of MiB and threads (measured: 32 parallel logins
-/// grew the server by ~590 MiB before this limit).
-fn hashing_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(cores)
-    })
-}
-
-/// Hashes a password with argon2id and a random salt (PHC string). CPU-heavy: runs off the reactor.
+/// Hashes a password with argon2id and a random salt (PHC string), off the async threads.
 pub async fn hash_password(password: &str) -> Result<String> {
-    let _slot = hashing_slots().acquire().await;
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("hashing failed: {e}")))
-    })
-    .await
-    .map_err(|e| Error::new(ErrorKind::Internal, format!("hashing task failed: {e}")))?
+    crate::hashing::hash(password)
+        .await
+        .ok_or_else(|| Error::new(ErrorKind::Internal, "password hashing failed"))
 }
 
-/// Checks a password against a stored PHC hash.
+/// Checks a password against a stored PHC hash, off the async threads.
 pub async fn verify_password(password: &str, hash: &str) -> bool {
-    let _slot = hashing_slots().acquire().await;
-    let password = password.to_string();
-    let hash = hash.to_string();
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+    crate::hashing::verify(password, hash).await
 }
 
 impl Engine {

@@ -11,6 +11,7 @@ mod auth;
 mod directory;
 mod error;
 pub mod flags;
+mod hashing;
 mod ingest;
 mod mailbox;
 mod notify;
