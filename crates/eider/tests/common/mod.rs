@@ -149,30 +149,9 @@ impl Server {
             Some((_, _, db_url)) => db_url.clone(),
             None => format!("sqlite://{}", data_dir.join("eider.db").display()),
         };
-        let (imap_port, lmtp_port, api_port) = (free_port(), free_port(), free_port());
-        let config_path = dir.path().join("eider.toml");
-        std::fs::write(
-            &config_path,
-            format!(
-                "data_dir = \"{}\"\n[store]\nurl = \"{store_url}\"\n[imap]\nlisten = \"127.0.0.1:{imap_port}\"\n\
-                 [lmtp]\nlisten = \"127.0.0.1:{lmtp_port}\"\n[api]\nlisten = \"127.0.0.1:{api_port}\"\n",
-                data_dir.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_eider"));
-        cmd.arg("--config")
-            .arg(&config_path)
-            .arg("serve")
-            .env("EIDER_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("start eider");
-        let server = Server {
+        let (child, config_path, (imap_port, lmtp_port, api_port)) =
+            spawn_server(dir.path(), &data_dir, &store_url, env);
+        Server {
             backend,
             dir,
             imap_port,
@@ -182,25 +161,6 @@ impl Server {
             pg_db: pg.map(|(url, db, _)| (url, db)),
             child,
             config_path,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for port in [self.imap_port, self.lmtp_port, self.api_port] {
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "eider did not start; log:\n{}",
-                    self.log()
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
         }
     }
 
@@ -247,29 +207,10 @@ impl Server {
     /// Starts another `eider serve` process on the same store and data folder (a second cluster
     /// instance). It does not own the database: dropping it leaves the data in place.
     pub fn second_instance(&self) -> Server {
-        let (imap_port, lmtp_port, api_port) = (free_port(), free_port(), free_port());
         let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("eider.toml");
-        std::fs::write(
-            &config_path,
-            format!(
-                "data_dir = \"{}\"\n[store]\nurl = \"{}\"\n[imap]\nlisten = \"127.0.0.1:{imap_port}\"\n\
-                 [lmtp]\nlisten = \"127.0.0.1:{lmtp_port}\"\n[api]\nlisten = \"127.0.0.1:{api_port}\"\n",
-                self.data_dir().display(),
-                self.store_url
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_eider"))
-            .arg("--config")
-            .arg(&config_path)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start eider");
-        let server = Server {
+        let (child, config_path, (imap_port, lmtp_port, api_port)) =
+            spawn_server(dir.path(), &self.data_dir(), &self.store_url, &[]);
+        Server {
             backend: self.backend,
             dir,
             imap_port,
@@ -279,9 +220,7 @@ impl Server {
             pg_db: None,
             child,
             config_path,
-        };
-        server.wait_ready();
-        server
+        }
     }
 
     /// Runs SQL against this server's PostgreSQL database and returns psql's unaligned output.
@@ -312,6 +251,65 @@ impl Drop for Server {
             psql(url, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
         }
     }
+}
+
+/// Starts `eider serve` with a config in `dir` on free loopback ports and waits until its log says
+/// every listener is bound. A port picked as free can be taken by a parallel test before the server
+/// binds it; then the server exits with "Address already in use" and we try again with new ports.
+fn spawn_server(
+    dir: &Path,
+    data_dir: &Path,
+    store_url: &str,
+    env: &[(&str, &str)],
+) -> (Child, PathBuf, (u16, u16, u16)) {
+    let config_path = dir.join("eider.toml");
+    let log_path = dir.join("server.log");
+    for _attempt in 0..10 {
+        let ports = (free_port(), free_port(), free_port());
+        std::fs::write(
+            &config_path,
+            format!(
+                "data_dir = \"{}\"\n[store]\nurl = \"{store_url}\"\n[imap]\nlisten = \"127.0.0.1:{}\"\n\
+                 [lmtp]\nlisten = \"127.0.0.1:{}\"\n[api]\nlisten = \"127.0.0.1:{}\"\n",
+                data_dir.display(),
+                ports.0,
+                ports.1,
+                ports.2
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_eider"));
+        cmd.arg("--config")
+            .arg(&config_path)
+            .arg("serve")
+            .env("EIDER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start eider");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log.contains("eider ready") {
+                return (child, config_path, ports);
+            }
+            if child.try_wait().unwrap().is_some() {
+                if log.contains("Address already in use") {
+                    break;
+                }
+                panic!("eider exited at start; log:\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "eider did not start; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("could not find free ports for eider after 10 attempts");
 }
 
 fn rand_suffix() -> String {
