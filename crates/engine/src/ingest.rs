@@ -8,6 +8,9 @@ use eider_store::{
 };
 use std::collections::HashMap;
 
+/// Recipient copies of one LMTP message stored at the same time.
+const PARALLEL_DELIVERIES: usize = 4;
+
 /// What happened to one LMTP recipient.
 #[derive(Debug, Clone)]
 pub enum DeliveryOutcome {
@@ -161,24 +164,45 @@ impl Engine {
         return_path: &str,
         recipients: &[(String, String)],
     ) -> Vec<DeliveryOutcome> {
-        let mut out = Vec::with_capacity(recipients.len());
-        for (user_id, rcpt) in recipients {
-            let mut message = Vec::with_capacity(raw.len() + 128);
-            message.extend_from_slice(format!("Return-Path: <{return_path}>\r\n").as_bytes());
-            message.extend_from_slice(format!("Delivered-To: {rcpt}\r\n").as_bytes());
-            message.extend_from_slice(raw);
-            let result = async {
-                let inbox = self.find_mailbox(user_id, mailbox::INBOX).await?;
-                self.append(user_id, &inbox.id, message, &Flags::default(), None)
-                    .await
-            }
-            .await;
-            out.push(match result {
-                Ok((_, row)) => DeliveryOutcome::Delivered { uid: row.uid },
-                Err(e) => DeliveryOutcome::Failed(e),
-            });
+        use futures::StreamExt;
+        let copies: Vec<_> = recipients
+            .iter()
+            .map(|(user_id, rcpt)| {
+                Box::pin(self.deliver_one(raw, return_path, user_id, rcpt))
+                    as std::pin::Pin<
+                        Box<dyn std::future::Future<Output = DeliveryOutcome> + Send + '_>,
+                    >
+            })
+            .collect();
+        futures::stream::iter(copies)
+            // A few copies at once overlap parsing with database round trips; more would only
+            // hold more copies of a large message in memory.
+            .buffered(PARALLEL_DELIVERIES)
+            .collect()
+            .await
+    }
+
+    async fn deliver_one(
+        &self,
+        raw: &[u8],
+        return_path: &str,
+        user_id: &str,
+        rcpt: &str,
+    ) -> DeliveryOutcome {
+        let mut message = Vec::with_capacity(raw.len() + 128);
+        message.extend_from_slice(format!("Return-Path: <{return_path}>\r\n").as_bytes());
+        message.extend_from_slice(format!("Delivered-To: {rcpt}\r\n").as_bytes());
+        message.extend_from_slice(raw);
+        let result = async {
+            let inbox = self.find_mailbox(user_id, mailbox::INBOX).await?;
+            self.append(user_id, &inbox.id, message, &Flags::default(), None)
+                .await
         }
-        out
+        .await;
+        match result {
+            Ok((_, row)) => DeliveryOutcome::Delivered { uid: row.uid },
+            Err(e) => DeliveryOutcome::Failed(e),
+        }
     }
 
     pub async fn mailbox_uids(&self, user_id: &str, mailbox_id: &str) -> Result<Vec<u32>> {
