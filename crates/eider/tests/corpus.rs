@@ -47,7 +47,7 @@ fn run(server: &Server) {
     // EIDER_CORPUS_NO_DOVECOT=1 checks the fallback (the recorded answers) on a machine with
     // Dovecot.
     let dove = if std::env::var("EIDER_CORPUS_NO_DOVECOT").is_ok() {
-        eprintln!("\n*** SKIPPED: Dovecot comparison (EIDER_CORPUS_NO_DOVECOT is set) ***\n");
+        common::skipped("Dovecot comparison (EIDER_CORPUS_NO_DOVECOT is set)");
         None
     } else {
         dovecot::Dovecot::start("corpus", "pw")

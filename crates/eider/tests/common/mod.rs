@@ -56,13 +56,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Says loudly that a test was skipped. Written to the process's stderr directly, not through
+/// `eprintln!`, so the test harness does not capture it: a plain `cargo test` shows it.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {why} ***");
+}
+
 /// The PostgreSQL server URL for tests, or None (with a loud message) when unset.
 pub fn pg_url() -> Option<String> {
     match std::env::var("EIDER_TEST_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!(
-                "\n*** SKIPPED: PostgreSQL variant needs EIDER_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) ***\n"
+            skipped(
+                "PostgreSQL variant needs EIDER_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)",
             );
             None
         }
@@ -349,7 +356,7 @@ pub fn corpus_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("\n*** SKIPPED: ../shared/corpus/edge not found beside the checkout ***\n");
+        skipped("../shared/corpus/edge not found beside the checkout");
         None
     }
 }

@@ -24,9 +24,9 @@ fn binary() -> Option<PathBuf> {
 }
 
 fn skipped(why: &str) {
-    eprintln!(
-        "\n*** SKIPPED: Dovecot comparison ({why}); install Debian's `dovecot-imapd` to run it ***\n"
-    );
+    crate::common::skipped(&format!(
+        "Dovecot comparison ({why}); install Debian's `dovecot-imapd` to run it"
+    ));
 }
 
 fn is_root() -> bool {
