@@ -131,6 +131,9 @@ impl Store {
                 })
                 .await
                 .map_err(|e| StoreError::Corrupt(format!("blob writer panicked: {e}")))??;
+                // Every SQLite write goes through the in-process writer lock; a second writer
+                // would otherwise sit in SQLite's sleeping busy handler.
+                let _w = self.writer().await;
                 sqlx::query(
                     "INSERT INTO blobs (hash, size, stored_size, refcount) VALUES ($1, $2, $3, 0) \
                      ON CONFLICT (hash) DO NOTHING",
