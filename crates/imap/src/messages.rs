@@ -28,6 +28,33 @@ pub fn to_engine_flags(list: &[Flag]) -> Flags {
 }
 
 impl Session {
+    /// The selected mailbox, if it may be changed (not EXAMINEd).
+    fn writable_selection(&self) -> Result<&crate::selected::Selected, Reply> {
+        let sel = self
+            .selected
+            .as_ref()
+            .ok_or_else(|| Reply::bad("No mailbox selected."))?;
+        if sel.read_only {
+            return Err(Reply::no("Mailbox is read-only.").code("READ-ONLY"));
+        }
+        Ok(sel)
+    }
+
+    /// The target of COPY, MOVE or APPEND; a missing one is `NO [TRYCREATE]` (RFC 3501 §6.4.7).
+    async fn target_mailbox(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<eider_engine::MailboxRow, Reply> {
+        match self.engine.find_mailbox(user, name).await {
+            Ok(m) => Ok(m),
+            Err(e) if e.kind == eider_engine::ErrorKind::NotFound => {
+                Err(Reply::no("Mailbox doesn't exist.").code("TRYCREATE"))
+            }
+            Err(e) => Err(from_engine(e)),
+        }
+    }
+
     pub(crate) async fn store(
         &mut self,
         set: SequenceSet,
@@ -41,13 +68,7 @@ impl Session {
         if unchanged_since.is_some() {
             self.condstore = true;
         }
-        let sel = self
-            .selected
-            .as_ref()
-            .ok_or_else(|| Reply::bad("No mailbox selected."))?;
-        if sel.read_only {
-            return Err(Reply::no("Mailbox is read-only.").code("READ-ONLY"));
-        }
+        let sel = self.writable_selection()?;
         let targets = sel.resolve(&set, by_uid, &self.saved_search)?;
         let mailbox_id = sel.id.clone();
         let mode = match kind {
@@ -138,13 +159,7 @@ impl Session {
         }
         let targets = sel.resolve(&set, by_uid, &self.saved_search)?;
         let source_id = sel.id.clone();
-        let target = match self.engine.find_mailbox(&user, &target_name).await {
-            Ok(m) => m,
-            Err(e) if e.kind == eider_engine::ErrorKind::NotFound => {
-                return Err(Reply::no("Mailbox doesn't exist.").code("TRYCREATE"));
-            }
-            Err(e) => return Err(from_engine(e)),
-        };
+        let target = self.target_mailbox(&user, &target_name).await?;
         let done = if remove {
             "Move completed."
         } else {
@@ -186,13 +201,7 @@ impl Session {
 
     pub(crate) async fn expunge(&mut self, set: Option<SequenceSet>) -> Result<Reply, Reply> {
         let user = self.user_id();
-        let sel = self
-            .selected
-            .as_ref()
-            .ok_or_else(|| Reply::bad("No mailbox selected."))?;
-        if sel.read_only {
-            return Err(Reply::no("Mailbox is read-only.").code("READ-ONLY"));
-        }
+        let sel = self.writable_selection()?;
         let mailbox_id = sel.id.clone();
         let ranges = match &set {
             Some(set) => {
@@ -218,13 +227,7 @@ impl Session {
     ) -> Result<Reply, Reply> {
         let user = self.user_id();
         let name = self.decode_name(mailbox)?;
-        let target = match self.engine.find_mailbox(&user, &name).await {
-            Ok(m) => m,
-            Err(e) if e.kind == eider_engine::ErrorKind::NotFound => {
-                return Err(Reply::no("Mailbox doesn't exist.").code("TRYCREATE"));
-            }
-            Err(e) => return Err(from_engine(e)),
-        };
+        let target = self.target_mailbox(&user, &name).await?;
         if messages.len() != 1 {
             return Err(Reply::bad("MULTIAPPEND is not supported."));
         }
