@@ -116,18 +116,10 @@ impl Server {
     }
 
     pub fn start_postgres() -> Option<Server> {
-        let url = pg_url()?;
-        let db = format!("eider_test_{}_{}", std::process::id(), rand_suffix());
-        psql(&url, &format!("CREATE DATABASE {db}"));
-        let db_url = pg_url_with_db(&url, &db);
-        Some(Server::launch(
-            Backend::Postgres,
-            Some((url, db, db_url)),
-            &[],
-        ))
+        Server::start_with(Backend::Postgres, &[])
     }
 
-    /// Starts with extra `EIDER_*` environment settings.
+    /// Starts with extra `EIDER_*` environment settings; None when PostgreSQL is not configured.
     pub fn start_with(backend: Backend, env: &[(&str, &str)]) -> Option<Server> {
         match backend {
             Backend::Sqlite => Some(Server::launch(Backend::Sqlite, None, env)),
