@@ -122,27 +122,10 @@ impl Session {
                     }
                 }
             }
-            let infos: HashMap<String, MessageInfo> = if needs_info {
-                let ids: Vec<&str> = rows.values().map(|r| r.content_id.as_str()).collect();
-                self.engine
-                    .message_infos(&user, &ids)
-                    .await
-                    .map_err(from_engine)?
-            } else {
-                HashMap::new()
-            };
+            let infos = self.infos_for(&user, rows.values(), needs_info).await?;
             for (seq, uid) in chunk {
                 let Some(row) = rows.get(uid) else { continue };
-                let bytes = if needs_bytes {
-                    Some(
-                        self.engine
-                            .read_message(&user, &row.content_id)
-                            .await
-                            .map_err(from_engine)?,
-                    )
-                } else {
-                    None
-                };
+                let bytes = self.bytes_for(&user, row, needs_bytes).await?;
                 let info = infos.get(&row.content_id);
                 let mut out = format!("* {seq} FETCH (").into_bytes();
                 let mut first = true;

@@ -9,7 +9,6 @@ use crate::selected::uid_ranges;
 use crate::session::Session;
 use eider_engine::{MessageInfo, MessageRow, flags};
 use eider_imap_proto::{Date, SearchKey, SearchReturnOpt, compress_uids};
-use std::collections::HashMap;
 
 /// Messages per store round trip when metadata or bytes are needed (bounds memory).
 const CHUNK: usize = 1000;
@@ -252,30 +251,13 @@ impl Session {
                 .messages_in(&user, &mailbox_id, &uid_ranges(chunk.iter().copied()))
                 .await
                 .map_err(from_engine)?;
-            let infos: HashMap<String, MessageInfo> = if needs_info {
-                let ids: Vec<&str> = rows.iter().map(|r| r.content_id.as_str()).collect();
-                self.engine
-                    .message_infos(&user, &ids)
-                    .await
-                    .map_err(from_engine)?
-            } else {
-                HashMap::new()
-            };
+            let infos = self.infos_for(&user, rows.iter(), needs_info).await?;
             for row in &rows {
                 let Ok(pos) = chunk.binary_search(&row.uid) else {
                     continue;
                 };
                 let seq = (chunk_index * chunk_size + pos) as u32 + 1;
-                let bytes = if needs_bytes {
-                    Some(
-                        self.engine
-                            .read_message(&user, &row.content_id)
-                            .await
-                            .map_err(from_engine)?,
-                    )
-                } else {
-                    None
-                };
+                let bytes = self.bytes_for(&user, row, needs_bytes).await?;
                 let ctx = Ctx {
                     seq,
                     row,

@@ -103,6 +103,40 @@ pub fn uid_ranges(uids: impl IntoIterator<Item = u32>) -> Vec<UidRange> {
 }
 
 impl Session {
+    /// Parsed metadata of the rows' contents, when `needed` (FETCH and SEARCH share this).
+    pub async fn infos_for<'a>(
+        &self,
+        user: &str,
+        rows: impl Iterator<Item = &'a eider_engine::MessageRow>,
+        needed: bool,
+    ) -> Result<HashMap<String, eider_engine::MessageInfo>, Reply> {
+        if !needed {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<&str> = rows.map(|r| r.content_id.as_str()).collect();
+        self.engine
+            .message_infos(user, &ids)
+            .await
+            .map_err(from_engine)
+    }
+
+    /// A message's bytes, when `needed`.
+    pub async fn bytes_for(
+        &self,
+        user: &str,
+        row: &eider_engine::MessageRow,
+        needed: bool,
+    ) -> Result<Option<Vec<u8>>, Reply> {
+        if !needed {
+            return Ok(None);
+        }
+        self.engine
+            .read_message(user, &row.content_id)
+            .await
+            .map(Some)
+            .map_err(from_engine)
+    }
+
     /// Reports changes to the selected mailbox since the last report. EXPUNGE responses are held
     /// back unless `allow_expunge`.
     pub async fn sync(&mut self, allow_expunge: bool) -> Result<(), Reply> {
