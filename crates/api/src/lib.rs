@@ -6,7 +6,11 @@
 
 mod auth;
 mod error;
+mod listener;
+mod probes;
 mod users;
+
+pub use listener::ClientAddr;
 
 use axum::Json;
 use axum::Router;
@@ -25,17 +29,31 @@ use tokio_util::sync::CancellationToken;
 pub struct ApiConfig {
     pub access_token: String,
     pub max_body_size: usize,
+    pub proxy: eider_proxy::ProxyConfig,
+    /// Cancelled when the instance begins to shut down: `/health/ready` turns 503 while the API
+    /// keeps answering until the other listeners have drained.
+    pub draining: CancellationToken,
 }
 
 /// Shared by every handler.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub engine: Engine,
+    pub draining: CancellationToken,
 }
 
 /// The API's routes and layers, ready to serve.
 pub fn router(engine: Engine, config: &ApiConfig) -> Router {
     let token = Arc::new(config.access_token.clone());
+    let state = AppState {
+        engine,
+        draining: config.draining.clone(),
+    };
+    // Added after the token layer, so it does not apply to them.
+    let probes = Router::new()
+        .route("/health/live", get(probes::live))
+        .route("/health/ready", get(probes::ready))
+        .with_state(state.clone());
     Router::new()
         .route("/users", post(users::create_user))
         .route("/users/resolve/{username}", get(users::resolve_user))
@@ -43,11 +61,12 @@ pub fn router(engine: Engine, config: &ApiConfig) -> Router {
         .route("/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(AppState { engine })
+        .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             token,
             auth::require_token,
         ))
+        .merge(probes)
         .layer(DefaultBodyLimit::max(config.max_body_size))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
@@ -59,9 +78,13 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let app = router(engine, &config);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    let listener = listener::ProxyListener::start(listener, config.proxy, shutdown.clone())?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<ClientAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await?;
     Ok(())
 }
 

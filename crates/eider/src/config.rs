@@ -19,6 +19,8 @@ pub struct Config {
     pub max_message_size: u64,
     /// Leaf bodies at least this large are stored once as content-addressed blobs.
     pub blob_threshold: u64,
+    /// Seconds a shutdown (SIGTERM) waits for commands and deliveries in flight before exiting.
+    pub shutdown_timeout: u64,
     pub store: StoreSection,
     pub imap: ImapSection,
     pub lmtp: LmtpSection,
@@ -52,6 +54,16 @@ pub struct ImapSection {
     pub login_timeout: u64,
     /// Seconds an authenticated connection may stay idle (RFC 3501: at least 30 minutes).
     pub idle_timeout: u64,
+    /// Implicit-TLS listener (port 993 style); empty = off.
+    pub tls_listen: String,
+    /// Allow LOGIN / AUTHENTICATE without TLS from non-loopback clients.
+    pub allow_plaintext_auth: bool,
+    /// Connections from `proxy_trusted` must start with a PROXY protocol header (v1 or v2).
+    pub proxy_protocol: bool,
+    /// Load balancer networks (CIDR or single addresses) allowed to send a PROXY header.
+    pub proxy_trusted: Vec<String>,
+    /// Seconds a trusted proxy may take to send its header.
+    pub proxy_timeout: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +74,9 @@ pub struct LmtpSection {
     /// Recipients accepted per transaction.
     pub max_recipients: usize,
     pub max_connections: usize,
+    pub proxy_protocol: bool,
+    pub proxy_trusted: Vec<String>,
+    pub proxy_timeout: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,6 +88,9 @@ pub struct ApiSection {
     pub access_token: String,
     /// Largest request body, in bytes.
     pub max_body_size: usize,
+    pub proxy_protocol: bool,
+    pub proxy_trusted: Vec<String>,
+    pub proxy_timeout: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -91,6 +109,7 @@ impl Default for Config {
             hostname: "localhost".into(),
             max_message_size: 64 * 1024 * 1024,
             blob_threshold: 2048,
+            shutdown_timeout: 30,
             store: StoreSection::default(),
             imap: ImapSection::default(),
             lmtp: LmtpSection::default(),
@@ -120,6 +139,11 @@ impl Default for ImapSection {
             max_connections: 10_000,
             login_timeout: 60,
             idle_timeout: 30 * 60,
+            tls_listen: String::new(),
+            allow_plaintext_auth: false,
+            proxy_protocol: false,
+            proxy_trusted: default_proxy_trusted(),
+            proxy_timeout: 5,
         }
     }
 }
@@ -131,6 +155,9 @@ impl Default for LmtpSection {
             listen: "127.0.0.1:2424".into(),
             max_recipients: 1000,
             max_connections: 1000,
+            proxy_protocol: false,
+            proxy_trusted: default_proxy_trusted(),
+            proxy_timeout: 5,
         }
     }
 }
@@ -142,11 +169,47 @@ impl Default for ApiSection {
             listen: "127.0.0.1:8080".into(),
             access_token: String::new(),
             max_body_size: 80 * 1024 * 1024,
+            proxy_protocol: false,
+            proxy_trusted: default_proxy_trusted(),
+            proxy_timeout: 5,
         }
     }
 }
 
+fn default_proxy_trusted() -> Vec<String> {
+    vec!["127.0.0.1/32".into(), "::1/128".into()]
+}
+
+/// One listener's PROXY protocol settings, validated.
+pub fn proxy_config(
+    section: &str,
+    enabled: bool,
+    trusted: &[String],
+    timeout: u64,
+) -> anyhow::Result<eider_proxy::ProxyConfig> {
+    if timeout == 0 {
+        bail!("{section}.proxy_timeout must be at least 1");
+    }
+    eider_proxy::ProxyConfig::new(enabled, trusted, std::time::Duration::from_secs(timeout))
+        .map_err(|e| anyhow::anyhow!("{section}.proxy_trusted: {e}"))
+}
+
 impl Config {
+    pub fn imap_proxy(&self) -> anyhow::Result<eider_proxy::ProxyConfig> {
+        let s = &self.imap;
+        proxy_config("imap", s.proxy_protocol, &s.proxy_trusted, s.proxy_timeout)
+    }
+
+    pub fn lmtp_proxy(&self) -> anyhow::Result<eider_proxy::ProxyConfig> {
+        let s = &self.lmtp;
+        proxy_config("lmtp", s.proxy_protocol, &s.proxy_trusted, s.proxy_timeout)
+    }
+
+    pub fn api_proxy(&self) -> anyhow::Result<eider_proxy::ProxyConfig> {
+        let s = &self.api;
+        proxy_config("api", s.proxy_protocol, &s.proxy_trusted, s.proxy_timeout)
+    }
+
     /// Reads the file (if any), applies environment overrides, fills derived defaults, validates.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         let mut value = toml::Value::try_from(Config::default())?;
@@ -179,6 +242,9 @@ impl Config {
         if self.tls.certificate.is_empty() != self.tls.private_key.is_empty() {
             bail!("tls.certificate and tls.private_key must be set together");
         }
+        self.imap_proxy()?;
+        self.lmtp_proxy()?;
+        self.api_proxy()?;
         Ok(())
     }
 
@@ -259,6 +325,14 @@ fn apply_env(
                 "0" | "false" | "no" | "off" => false,
                 _ => bail!("{name} must be true or false"),
             }),
+            // Lists: comma-separated, e.g. EIDER_IMAP_PROXY_TRUSTED="10.0.0.0/8,::1".
+            toml::Value::Array(_) => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_string()))
+                    .collect(),
+            ),
             other => bail!("{name}: unsupported type {}", other.type_str()),
         };
         let mut target = &mut *value;
@@ -287,6 +361,7 @@ mod tests {
             "EIDER_IMAP_MAX_LINE_LENGTH" => Some("4096".to_string()),
             "EIDER_LMTP_ENABLED" => Some("false".to_string()),
             "EIDER_DATA_DIR" => Some("/tmp/d".to_string()),
+            "EIDER_API_PROXY_TRUSTED" => Some("10.0.0.0/8, ::1".to_string()),
             _ => None,
         };
         apply_env(&mut value, "EIDER", &env).unwrap();
@@ -295,6 +370,15 @@ mod tests {
         assert_eq!(config.imap.max_line_length, 4096);
         assert!(!config.lmtp.enabled);
         assert_eq!(config.data_dir, "/tmp/d");
+        assert_eq!(config.api.proxy_trusted, ["10.0.0.0/8", "::1"]);
+    }
+
+    #[test]
+    fn bad_proxy_networks_are_rejected() {
+        let mut config = Config::default();
+        config.lmtp.proxy_trusted = vec!["not-a-net".into()];
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.starts_with("lmtp.proxy_trusted"), "{err}");
     }
 
     #[test]

@@ -201,9 +201,14 @@ async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
     Ok(listener)
 }
 
+/// Runs the listeners. On SIGTERM (or Ctrl-C) `draining` fires: IMAP and LMTP stop accepting and
+/// finish what is in flight (IMAP sessions say BYE, LMTP ends its transaction), `/health/ready`
+/// answers 503, and the API keeps serving until they are done; all within `shutdown_timeout`.
 async fn serve(engine: Engine, config: Config) -> anyhow::Result<()> {
-    let shutdown = CancellationToken::new();
+    let draining = CancellationToken::new();
+    let api_stop = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut api_task = tokio::task::JoinSet::new();
     if config.api.enabled {
         let addr: SocketAddr = config
             .api
@@ -219,6 +224,10 @@ async fn serve(engine: Engine, config: Config) -> anyhow::Result<()> {
     let tls = tls::server_config(&config)?;
     if config.imap.enabled {
         let listener = bind("IMAP", &config.imap.listen).await?;
+        let tls_listener = match config.imap.tls_listen.as_str() {
+            "" => None,
+            addr => Some(bind("IMAP implicit-TLS", addr).await?),
+        };
         let imap_config = eider_imap::ImapConfig {
             hostname: config.hostname.clone(),
             max_line_length: config.imap.max_line_length,
@@ -229,12 +238,15 @@ async fn serve(engine: Engine, config: Config) -> anyhow::Result<()> {
             login_timeout: std::time::Duration::from_secs(config.imap.login_timeout),
             idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout),
             tls: Some(tls.clone()),
+            allow_plaintext_auth: config.imap.allow_plaintext_auth,
+            proxy: config.imap_proxy()?,
         };
-        tasks.spawn(eider_imap::serve(
-            listener,
+        tasks.spawn(eider_imap::serve_all(
+            Some(listener),
+            tls_listener,
             engine.clone(),
             imap_config,
-            shutdown.clone(),
+            draining.clone(),
         ));
     }
     if config.lmtp.enabled {
@@ -244,12 +256,13 @@ async fn serve(engine: Engine, config: Config) -> anyhow::Result<()> {
             max_message_size: config.max_message_size,
             max_recipients: config.lmtp.max_recipients,
             max_connections: config.lmtp.max_connections,
+            proxy: config.lmtp_proxy()?,
         };
         tasks.spawn(eider_lmtp::serve(
             listener,
             engine.clone(),
             lmtp_config,
-            shutdown.clone(),
+            draining.clone(),
         ));
     }
     if config.api.enabled {
@@ -257,31 +270,44 @@ async fn serve(engine: Engine, config: Config) -> anyhow::Result<()> {
         let api_config = eider_api::ApiConfig {
             access_token: config.api.access_token.clone(),
             max_body_size: config.api.max_body_size,
+            proxy: config.api_proxy()?,
+            draining: draining.clone(),
         };
-        tasks.spawn(eider_api::serve(
+        api_task.spawn(eider_api::serve(
             listener,
             engine.clone(),
             api_config,
-            shutdown.clone(),
+            api_stop.clone(),
         ));
     }
     tracing::info!(store = %redact(&config.store.url), "eider ready");
-    tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down"),
-        Some(result) = tasks.join_next() => {
-            shutdown.cancel();
-            result.context("listener task panicked")??;
+    let failed = tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down");
+            None
         }
+        Some(result) = tasks.join_next() => Some(result),
+        Some(result) = api_task.join_next() => Some(result),
+    };
+    draining.cancel();
+    let grace = std::time::Duration::from_secs(config.shutdown_timeout);
+    let deadline = tokio::time::Instant::now() + grace;
+    if let Some(result) = failed {
+        api_stop.cancel();
+        result.context("listener task panicked")??;
     }
-    shutdown.cancel();
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(std::time::Duration::from_secs(30), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after 30 s; exiting anyway");
+    if tokio::time::timeout_at(deadline, drain).await.is_err() {
+        tracing::warn!(
+            "connections still open after {} s; exiting anyway",
+            grace.as_secs()
+        );
     }
+    api_stop.cancel();
+    let drain = async { while api_task.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout_at(deadline, drain).await;
     engine.store().close().await;
+    tracing::info!("shutdown complete");
     Ok(())
 }
 

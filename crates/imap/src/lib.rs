@@ -32,6 +32,10 @@ pub struct ImapConfig {
     pub login_timeout: Duration,
     pub idle_timeout: Duration,
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// LOGIN / AUTHENTICATE allowed without TLS from non-loopback clients.
+    pub allow_plaintext_auth: bool,
+    /// PROXY protocol for both IMAP listeners.
+    pub proxy: eider_proxy::ProxyConfig,
 }
 
 /// State shared by the sessions of one listener.
@@ -87,46 +91,116 @@ pub async fn serve(
     config: ImapConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    serve_all(Some(listener), None, engine, config, shutdown).await
+}
+
+/// Like [`serve`], for the STARTTLS listener and the implicit-TLS one (port 993 style) together:
+/// one connection limit and one per-user count for both.
+pub async fn serve_all(
+    plain: Option<TcpListener>,
+    implicit_tls: Option<TcpListener>,
+    engine: Engine,
+    config: ImapConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         tls: config.tls.clone(),
         user_connections: Mutex::new(HashMap::new()),
     });
+    let implicit_tls = match (implicit_tls, &config.tls) {
+        (Some(listener), Some(tls)) => {
+            Some((listener, tokio_rustls::TlsAcceptor::from(tls.clone())))
+        }
+        (Some(_), None) => anyhow::bail!("an implicit-TLS IMAP listener needs a TLS configuration"),
+        (None, _) => None,
+    };
     let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let config = Arc::new(config);
     let mut sessions = tokio::task::JoinSet::new();
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "IMAP accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (accepted, tls) = tokio::select! {
+            a = accept(plain.as_ref()) => (a, None),
+            a = accept(implicit_tls.as_ref().map(|(l, _)| l)) => {
+                (a, implicit_tls.as_ref().map(|(_, acceptor)| acceptor.clone()))
+            }
             _ = shutdown.cancelled() => break,
             Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
+        };
+        let (stream, socket_peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "IMAP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             tokio::spawn(reject(stream));
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let session = session::Session::new(
-            transport::Conn::new(stream),
+        let (engine, config, shared, shutdown) = (
             engine.clone(),
             config.clone(),
             shared.clone(),
-            peer,
             shutdown.clone(),
         );
         sessions.spawn(async move {
-            session.run().await;
+            connection(stream, socket_peer, tls, engine, config, shared, shutdown).await;
             drop(permit);
         });
     }
     while sessions.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Accepts on a listener that may be absent (then never).
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One connection: the PROXY header if one is due, the TLS handshake on the implicit-TLS
+/// listener, then the session.
+async fn connection(
+    mut stream: tokio::net::TcpStream,
+    socket_peer: std::net::SocketAddr,
+    implicit_tls: Option<tokio_rustls::TlsAcceptor>,
+    engine: Engine,
+    config: Arc<ImapConfig>,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    let client = match eider_proxy::accept(&mut stream, socket_peer, &config.proxy).await {
+        Ok(client) => client,
+        Err(why) => {
+            tracing::warn!(peer = %socket_peer, reason = %why, "IMAP connection refused");
+            return;
+        }
+    };
+    let mut conn = transport::Conn::new(stream);
+    if let Some(acceptor) = implicit_tls {
+        match tokio::time::timeout(config.login_timeout, conn.start_tls(&acceptor)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::info!(peer = %client.peer, error = %e, "IMAP TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(peer = %client.peer, "IMAP TLS handshake timed out");
+                return;
+            }
+        }
+    }
+    tracing::info!(peer = %client.peer, tls = conn.tls, proxied = client.proxied, "IMAP connect");
+    let mut session = session::Session::new(conn, engine, config, shared, client.peer, shutdown);
+    session.proxy_client_tls = client.client_tls;
+    session.refuse_proxy_header = !client.proxied;
+    session.run().await;
 }
 
 async fn reject(mut stream: tokio::net::TcpStream) {

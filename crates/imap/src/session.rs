@@ -48,8 +48,13 @@ pub(crate) struct Session {
     pub saved_search: Vec<u32>,
     /// Tag of the command being answered (ESEARCH echoes it).
     pub current_tag: String,
+    /// The real client address (from the PROXY header when one came).
     pub peer: SocketAddr,
     pub shutdown: CancellationToken,
+    /// A trusted proxy said the client reached it over TLS.
+    pub proxy_client_tls: bool,
+    /// The first input is checked for a PROXY header this connection may not send.
+    pub refuse_proxy_header: bool,
 }
 
 impl Session {
@@ -77,7 +82,18 @@ impl Session {
             current_tag: String::new(),
             peer,
             shutdown,
+            proxy_client_tls: false,
+            refuse_proxy_header: false,
         }
+    }
+
+    /// Passwords travel only over TLS (RFC 3501 §6.2.3 LOGINDISABLED), except from loopback,
+    /// which counts as secure as in Dovecot, or when `imap.allow_plaintext_auth` says so.
+    pub fn plaintext_auth_allowed(&self) -> bool {
+        self.conn.tls
+            || self.proxy_client_tls
+            || self.config.allow_plaintext_auth
+            || self.peer.ip().to_canonical().is_loopback()
     }
 
     pub fn capabilities(&self) -> String {
@@ -86,7 +102,11 @@ impl Session {
             if !self.conn.tls && self.shared.tls.is_some() {
                 caps.push("STARTTLS");
             }
-            caps.push("AUTH=PLAIN");
+            if self.plaintext_auth_allowed() {
+                caps.push("AUTH=PLAIN");
+            } else {
+                caps.push("LOGINDISABLED");
+            }
         } else {
             caps.extend([
                 "NAMESPACE",
@@ -118,11 +138,19 @@ impl Session {
             };
             let shutdown = self.shutdown.clone();
             let input = tokio::select! {
-                r = tokio::time::timeout(timeout, self.read_input()) => r,
+                // Shutdown first: pipelined commands still buffered are not started after it.
+                biased;
                 _ = shutdown.cancelled() => {
                     self.conn.write_str("* BYE Server shutting down.\r\n");
                     break;
                 }
+                // fill_buf consumes nothing, so losing the race to shutdown loses no input; a
+                // command once begun is read to its end and run even if shutdown comes meanwhile.
+                r = tokio::time::timeout(timeout, self.conn.reader.fill_buf()) => match r {
+                    Err(elapsed) => Err(elapsed),
+                    Ok(Err(e)) => Ok(Err(e)),
+                    Ok(Ok(_)) => tokio::time::timeout(timeout, self.read_input()).await,
+                },
             };
             let input = match input {
                 Err(_) => {
@@ -154,6 +182,12 @@ impl Session {
     /// rest of the line. Literals are bounded: APPEND by the message size limit, others by
     /// `max_literal_size`.
     async fn read_input(&mut self) -> io::Result<Input> {
+        if std::mem::take(&mut self.refuse_proxy_header) {
+            let first = self.conn.reader.fill_buf().await?;
+            if eider_proxy::looks_like_header(first) {
+                return Err(eider_proxy::untrusted_header("IMAP", self.peer));
+            }
+        }
         let max_line = self.config.max_line_length;
         let mut fragments = Vec::new();
         let mut total: u64 = 0;
@@ -444,6 +478,9 @@ impl Session {
     }
 
     async fn login(&mut self, username: &str, password: &str) -> Result<Reply, Reply> {
+        if !self.plaintext_auth_allowed() {
+            return Err(privacy_required());
+        }
         self.finish_login(username, password).await
     }
 
@@ -453,6 +490,11 @@ impl Session {
         mechanism: &str,
         initial: Option<Vec<u8>>,
     ) -> io::Result<Flow> {
+        if !self.plaintext_auth_allowed() {
+            self.conn
+                .write_str(&privacy_required().render(tag, "AUTHENTICATE"));
+            return Ok(Flow::Continue);
+        }
         if mechanism != "PLAIN" {
             self.conn.write_str(&format!(
                 "{tag} NO [CANNOT] Unsupported authentication mechanism.\r\n"
@@ -591,6 +633,12 @@ impl Session {
             }
         }
     }
+}
+
+/// RFC 5530 PRIVACYREQUIRED: the answer to LOGIN / AUTHENTICATE where LOGINDISABLED is advertised.
+fn privacy_required() -> Reply {
+    Reply::no("Plaintext authentication is disabled on connections without TLS; use STARTTLS or the implicit-TLS port.")
+        .code("PRIVACYREQUIRED")
 }
 
 /// RFC 3501 §7.4.1: no EXPUNGE responses while answering FETCH, STORE or SEARCH (by sequence

@@ -9,6 +9,7 @@ mod lines;
 mod session;
 
 use eider_engine::Engine;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +23,7 @@ pub struct LmtpConfig {
     pub max_message_size: u64,
     pub max_recipients: usize,
     pub max_connections: usize,
+    pub proxy: eider_proxy::ProxyConfig,
 }
 
 pub async fn serve(
@@ -61,14 +63,7 @@ pub async fn serve(
                         let shutdown = shutdown.clone();
                         sessions.spawn(async move {
                             let _permit = permit;
-                            let peer = peer.to_string();
-                            let (reader, writer) = stream.into_split();
-                            let session = session::Session::new(
-                                reader, writer, engine, config, shutdown, peer.clone(),
-                            );
-                            if let Err(e) = session.run().await {
-                                tracing::debug!(%peer, error = %e, "LMTP session ended");
-                            }
+                            connection(stream, peer, engine, config, shutdown).await;
                         });
                     }
                     Err(_) => {
@@ -89,6 +84,31 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// One connection: the PROXY header if one is due, then the session.
+async fn connection(
+    mut stream: TcpStream,
+    socket_peer: SocketAddr,
+    engine: Engine,
+    config: Arc<LmtpConfig>,
+    shutdown: CancellationToken,
+) {
+    let client = match eider_proxy::accept(&mut stream, socket_peer, &config.proxy).await {
+        Ok(client) => client,
+        Err(why) => {
+            tracing::warn!(peer = %socket_peer, reason = %why, "LMTP connection refused");
+            return;
+        }
+    };
+    let peer = client.peer;
+    tracing::info!(%peer, proxied = client.proxied, "LMTP connect");
+    let (reader, writer) = stream.into_split();
+    let reader = eider_proxy::RefuseHeader::new(reader, peer, "LMTP", !client.proxied);
+    let session = session::Session::new(reader, writer, engine, config, shutdown, peer);
+    if let Err(e) = session.run().await {
+        tracing::debug!(%peer, error = %e, "LMTP session ended");
+    }
 }
 
 /// Tells a client over the connection limit to come back later.

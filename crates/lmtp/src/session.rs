@@ -4,6 +4,7 @@ use crate::LmtpConfig;
 use crate::command::{self, Command, ParseError};
 use crate::lines::{self, DataOutcome, LineStatus};
 use eider_engine::{DeliveryOutcome, Engine, ErrorKind, address};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
@@ -40,7 +41,8 @@ pub struct Session<R, W> {
     engine: Engine,
     config: Arc<LmtpConfig>,
     shutdown: CancellationToken,
-    peer: String,
+    /// The real client address (from the PROXY header when one came).
+    peer: SocketAddr,
     greeted: bool,
     transaction: Option<Transaction>,
     errors: u32,
@@ -63,7 +65,7 @@ where
         engine: Engine,
         config: Arc<LmtpConfig>,
         shutdown: CancellationToken,
-        peer: String,
+        peer: SocketAddr,
     ) -> Self {
         Session {
             reader: BufReader::new(reader),
@@ -101,8 +103,10 @@ where
             let status = if self.transaction.is_none() {
                 let shutdown = self.shutdown.clone();
                 tokio::select! {
-                    status = read => Some(status),
+                    // Shutdown first, so a command pipelined behind it is not started.
+                    biased;
                     _ = shutdown.cancelled() => None,
+                    status = read => Some(status),
                 }
             } else {
                 Some(read.await)

@@ -213,7 +213,8 @@ pub fn looks_like_header(first: &[u8]) -> bool {
 }
 
 /// A stream that fails its first read with `InvalidData` (and logs why) when the client opens
-/// with a PROXY header it was not allowed to send.
+/// with a PROXY header it was not allowed to send. Unarmed (the header was already read), it only
+/// passes bytes through.
 pub struct RefuseHeader<S> {
     inner: S,
     peer: SocketAddr,
@@ -222,12 +223,12 @@ pub struct RefuseHeader<S> {
 }
 
 impl<S> RefuseHeader<S> {
-    pub fn new(inner: S, peer: SocketAddr, listener: &'static str) -> Self {
+    pub fn new(inner: S, peer: SocketAddr, listener: &'static str, armed: bool) -> Self {
         RefuseHeader {
             inner,
             peer,
             listener,
-            checked: false,
+            checked: !armed,
         }
     }
 }

@@ -170,14 +170,22 @@ async fn refuse_header_fails_the_first_read_only_for_headers() {
     a.write_all(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n")
         .await
         .unwrap();
-    let mut guarded = RefuseHeader::new(b, addr("127.0.0.1:1"), "test");
+    let mut guarded = RefuseHeader::new(b, addr("127.0.0.1:1"), "test", true);
     let mut buf = [0u8; 64];
     let err = guarded.read(&mut buf).await.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 
     let (mut a, b) = tokio::io::duplex(256);
     a.write_all(b"LHLO x\r\n").await.unwrap();
-    let mut guarded = RefuseHeader::new(b, addr("127.0.0.1:1"), "test");
+    let mut guarded = RefuseHeader::new(b, addr("127.0.0.1:1"), "test", true);
     let n = guarded.read(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"LHLO x\r\n");
+
+    let (mut a, b) = tokio::io::duplex(256);
+    a.write_all(b"PROXY TCP4 inside the protocol\r\n")
+        .await
+        .unwrap();
+    let mut unarmed = RefuseHeader::new(b, addr("127.0.0.1:1"), "test", false);
+    let n = unarmed.read(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"PROXY TCP4 inside the protocol\r\n");
 }
