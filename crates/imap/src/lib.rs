@@ -150,6 +150,9 @@ pub async fn serve_all(
             drop(permit);
         });
     }
+    // Closed now, so new clients are refused at once rather than left in the backlog.
+    drop(plain);
+    drop(implicit_tls);
     while sessions.join_next().await.is_some() {}
     Ok(())
 }

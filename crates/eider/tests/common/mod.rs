@@ -400,3 +400,65 @@ impl LineClient {
         }
     }
 }
+
+// Helpers for the edge tests (PROXY protocol, shutdown, load balancer).
+impl Server {
+    /// Sends SIGTERM, as a service manager does to stop the server.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the server process to exit; panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "eider still running {timeout:?} after SIGTERM; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Like `second_instance`, with extra `EIDER_*` environment settings.
+    pub fn second_instance_with(&self, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, config_path, (imap_port, lmtp_port, api_port)) =
+            spawn_server(dir.path(), &self.data_dir(), &self.store_url, env);
+        Server {
+            backend: self.backend,
+            dir,
+            imap_port,
+            lmtp_port,
+            api_port,
+            store_url: self.store_url.clone(),
+            pg_db: None,
+            child,
+            config_path,
+        }
+    }
+
+    /// Waits until the server's log contains `needle` (log lines are written asynchronously).
+    pub fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "log never showed {needle:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
