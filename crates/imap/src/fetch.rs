@@ -125,6 +125,13 @@ impl Session {
             let infos = self.infos_for(&user, rows.values(), needs_info).await?;
             for (seq, uid) in chunk {
                 let Some(row) = rows.get(uid) else { continue };
+                if let Some(lines) = self
+                    .selected
+                    .as_mut()
+                    .and_then(|s| s.announce_keywords(row.keywords.split_whitespace()))
+                {
+                    self.conn.write_str(&lines);
+                }
                 let bytes = self.bytes_for(&user, row, needs_bytes).await?;
                 let info = infos.get(&row.content_id);
                 let mut out = format!("* {seq} FETCH (").into_bytes();
