@@ -209,6 +209,18 @@ impl Engine {
         Ok(self.store.mailbox_uids(user_id, mailbox_id).await?)
     }
 
+    /// Keywords used by any message of a mailbox, sorted and without duplicates.
+    pub async fn mailbox_keywords(&self, user_id: &str, mailbox_id: &str) -> Result<Vec<String>> {
+        let lists = self.store.mailbox_keywords(user_id, mailbox_id).await?;
+        let mut out: Vec<String> = lists
+            .iter()
+            .flat_map(|l| l.split_whitespace().map(str::to_string))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     pub async fn messages_in(
         &self,
         user_id: &str,

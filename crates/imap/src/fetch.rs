@@ -74,6 +74,7 @@ impl Session {
         } else {
             ROW_CHUNK
         };
+        let mut vanished = false;
         for chunk in targets.chunks(chunk_size) {
             let ranges = uid_ranges(chunk.iter().map(|(_, uid)| *uid));
             let mut rows: HashMap<u32, MessageRow> = self
@@ -125,8 +126,27 @@ impl Session {
             let infos = self.infos_for(&user, rows.values(), needs_info).await?;
             for (seq, uid) in chunk {
                 let Some(row) = rows.get(uid) else { continue };
-                let bytes = self.bytes_for(&user, row, needs_bytes).await?;
+                if let Some(lines) = self
+                    .selected
+                    .as_mut()
+                    .and_then(|s| s.announce_keywords(row.keywords.split_whitespace()))
+                {
+                    self.conn.write_str(&lines);
+                }
+                let bytes = match self.bytes_for(&user, row, needs_bytes).await {
+                    Ok(bytes) => bytes,
+                    // Expunged by another session since the rows were read: its content is gone.
+                    Err(_) if self.expunged_meanwhile(&user, &mailbox_id, *uid).await => {
+                        vanished = true;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let info = infos.get(&row.content_id);
+                if needs_info && info.is_none() {
+                    vanished = true;
+                    continue;
+                }
                 let mut out = format!("* {seq} FETCH (").into_bytes();
                 let mut first = true;
                 let flags = self
@@ -153,7 +173,21 @@ impl Session {
                     .map_err(|_| Reply::no("Connection lost."))?;
             }
         }
+        if vanished {
+            // RFC 5530; Dovecot's wording, which clients and imaptest recognise.
+            return Ok(
+                Reply::no("Some of the requested messages no longer exist.").code("EXPUNGEISSUED")
+            );
+        }
         Ok(Reply::ok("Fetch completed."))
+    }
+
+    /// Whether a message of the selected mailbox has been expunged (by any session) by now.
+    async fn expunged_meanwhile(&self, user: &str, mailbox_id: &str, uid: u32) -> bool {
+        self.engine
+            .messages_in(user, mailbox_id, &[eider_engine::UidRange(uid, uid)])
+            .await
+            .is_ok_and(|rows| rows.is_empty())
     }
 }
 

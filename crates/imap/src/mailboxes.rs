@@ -59,15 +59,13 @@ impl Session {
         };
         let recent_count =
             uids.partition_point(|&u| u < recent.1) - uids.partition_point(|&u| u < recent.0);
+        let keywords = self
+            .engine
+            .mailbox_keywords(&user, &mailbox.id)
+            .await
+            .map_err(from_engine)?;
         let out = &mut self.conn;
-        out.write_str("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
-        if read_only {
-            out.write_str("* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
-        } else {
-            out.write_str(
-                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.\r\n",
-            );
-        }
+        out.write_str(&crate::selected::flags_responses(&keywords, read_only));
         out.write_str(&format!("* {} EXISTS\r\n", uids.len()));
         out.write_str(&format!("* {recent_count} RECENT\r\n"));
         if let Some(uid) = first_unseen
@@ -95,6 +93,7 @@ impl Session {
             pending_expunges: Vec::new(),
             own_changes: HashMap::new(),
             recent: vec![recent],
+            keywords,
         });
         let (code, what) = if read_only {
             ("READ-ONLY", "Examine completed")
@@ -247,7 +246,37 @@ impl Session {
                 self.write_status(mailbox, items).await?;
             }
         }
+        if lsub {
+            self.lsub_unsubscribed_parents(&mailboxes, &matchers);
+        }
         Ok(Reply::ok(done))
+    }
+
+    /// RFC 3501 §6.3.9: when `%` stops above a subscribed mailbox whose parent is not subscribed
+    /// (or does not exist), LSUB returns that parent flagged `\Noselect`.
+    fn lsub_unsubscribed_parents(&mut self, mailboxes: &[MailboxRow], matchers: &[String]) {
+        let matches = |name: &str| matchers.iter().any(|m| pattern_matches(m, name));
+        let mut parents: Vec<&str> = Vec::new();
+        for mailbox in mailboxes.iter().filter(|m| m.subscribed) {
+            if matches(&mailbox.path) {
+                continue;
+            }
+            let mut end = mailbox.path.len();
+            while let Some(pos) = mailbox.path[..end].rfind(DELIMITER) {
+                end = pos;
+                let parent = &mailbox.path[..end];
+                let subscribed = mailboxes.iter().any(|m| m.path == parent && m.subscribed);
+                if !subscribed && matches(parent) && !parents.contains(&parent) {
+                    parents.push(parent);
+                }
+            }
+        }
+        for parent in parents {
+            let mut line = b"* LSUB (\\Noselect) \"/\" ".to_vec();
+            quoted_or_literal(&mut line, self.encode_name(parent).as_bytes());
+            line.extend_from_slice(b"\r\n");
+            self.conn.write(&line);
+        }
     }
 
     pub(crate) async fn status(

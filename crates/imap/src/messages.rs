@@ -101,7 +101,14 @@ impl Session {
                 .messages_in(&user, &mailbox_id, &ranges)
                 .await
                 .map_err(from_engine)?;
-            let sel = self.selected.as_ref().expect("checked above");
+            let sel = self.selected.as_mut().expect("checked above");
+            let new_keywords: Vec<&str> = rows
+                .iter()
+                .flat_map(|r| r.keywords.split_whitespace())
+                .collect();
+            if let Some(lines) = sel.announce_keywords(new_keywords) {
+                self.conn.write_str(&lines);
+            }
             for row in rows {
                 if failed.contains(&row.uid) {
                     continue;

@@ -109,7 +109,7 @@ fn matches(key: &SearchKey, c: &Ctx) -> bool {
     let sent_day = || {
         day_of(
             c.info
-                .and_then(|i| i.fields.date)
+                .and_then(|i| i.fields.date_local.or(i.fields.date))
                 .unwrap_or(c.row.internal_date),
         )
     };

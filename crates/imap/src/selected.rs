@@ -20,9 +20,41 @@ pub(crate) struct Selected {
     pub own_changes: HashMap<u32, u64>,
     /// UID ranges `[from, to)` that are \\Recent in this session.
     pub recent: Vec<(u32, u32)>,
+    /// Keywords announced to the client in FLAGS / PERMANENTFLAGS so far.
+    pub keywords: Vec<String>,
+}
+
+/// The FLAGS and PERMANENTFLAGS responses for a mailbox with these keywords.
+pub fn flags_responses(keywords: &[String], read_only: bool) -> String {
+    let mut names = String::from("\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+    for k in keywords {
+        names.push(' ');
+        names.push_str(k);
+    }
+    if read_only {
+        format!("* FLAGS ({names})\r\n* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n")
+    } else {
+        format!("* FLAGS ({names})\r\n* OK [PERMANENTFLAGS ({names} \\*)] Flags permitted.\r\n")
+    }
 }
 
 impl Selected {
+    /// A client must have seen every keyword in FLAGS before a FETCH shows it (RFC 3501 §7.2.6):
+    /// records keywords not announced yet and returns the updated FLAGS responses, if any.
+    pub fn announce_keywords<'a>(
+        &mut self,
+        keywords: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        let mut added = false;
+        for k in keywords {
+            if !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                self.keywords.push(k.to_string());
+                added = true;
+            }
+        }
+        added.then(|| flags_responses(&self.keywords, self.read_only))
+    }
+
     pub fn is_recent(&self, uid: u32) -> bool {
         self.recent
             .iter()
@@ -199,6 +231,9 @@ impl Session {
                 continue;
             }
             if let Some(seq) = sel.seq_of(row.uid) {
+                if let Some(lines) = sel.announce_keywords(row.keywords.split_whitespace()) {
+                    self.conn.write_str(&lines);
+                }
                 let flags = sel.flag_names(row);
                 let modseq = if self.condstore {
                     format!(" MODSEQ ({})", row.modseq)

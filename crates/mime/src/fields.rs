@@ -20,11 +20,15 @@ pub struct HeaderFields {
     pub references: Option<String>,
     /// Unix seconds of the Date header.
     pub date: Option<i64>,
+    /// The Date header's wall-clock time as Unix seconds (its own zone, not UTC): SENTBEFORE,
+    /// SENTON and SENTSINCE compare the date as written (RFC 3501 §6.4.4, as Dovecot does).
+    /// Absent in metadata stored before it existed; then `date` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_local: Option<i64>,
 }
 
-fn display(addr: Option<&Address<'_>>) -> Option<String> {
-    let addr = addr?;
-    let items: Vec<String> = addr
+fn display_addrs(addrs: &[mail_parser::Addr<'_>]) -> Vec<String> {
+    addrs
         .iter()
         .map(|a| match (a.name(), a.address()) {
             (Some(n), Some(e)) => format!("{n} <{e}>"),
@@ -33,7 +37,25 @@ fn display(addr: Option<&Address<'_>>) -> Option<String> {
             (None, None) => String::new(),
         })
         .filter(|s| !s.is_empty())
-        .collect();
+        .collect()
+}
+
+fn display(addr: Option<&Address<'_>>) -> Option<String> {
+    let items: Vec<String> = match addr? {
+        Address::List(list) => display_addrs(list),
+        // Group names stay searchable (`SEARCH TO groupname`), written as in the header.
+        Address::Group(groups) => groups
+            .iter()
+            .map(|g| {
+                let members = display_addrs(&g.addresses).join(", ");
+                match &g.name {
+                    Some(name) => format!("{name}: {members};"),
+                    None => members,
+                }
+            })
+            .filter(|s| !s.is_empty())
+            .collect(),
+    };
     if items.is_empty() {
         None
     } else {
@@ -71,6 +93,10 @@ pub(crate) fn extract(header: &[u8]) -> HeaderFields {
             in_reply_to: ids(m.in_reply_to()),
             references: ids(m.references()),
             date: m.date().map(|d| d.to_timestamp()),
+            date_local: m.date().map(|d| {
+                let offset = (d.tz_hour as i64 * 60 + d.tz_minute as i64) * 60;
+                d.to_timestamp() + if d.tz_before_gmt { -offset } else { offset }
+            }),
         }
     })
     .unwrap_or_default()

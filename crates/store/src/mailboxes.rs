@@ -37,10 +37,19 @@ fn mailbox_from_row(row: &AnyRow) -> Result<MailboxRow> {
     })
 }
 
-/// UIDVALIDITY for a new mailbox: the creation time in seconds, which never repeats for a name in
-/// practice and stays below 2^32 until 2106.
+/// UIDVALIDITY for a new mailbox: the creation time in seconds (below 2^32 until 2106), but always
+/// above the last one this process handed out, so a mailbox deleted and created again within the
+/// same second still gets a new UIDVALIDITY (RFC 3501 §2.3.1.1; imaptest checks it).
 fn new_uid_validity() -> i64 {
-    unix_now() & 0xffff_ffff
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = unix_now() & 0xffff_ffff;
+    let prev = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(now);
+    now.max(prev + 1)
 }
 
 pub(crate) async fn insert_mailbox(

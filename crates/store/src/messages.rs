@@ -479,6 +479,17 @@ impl Store {
         Ok(rows.into_iter().map(|u| u as u32).collect())
     }
 
+    /// The distinct keyword lists used by messages of a mailbox (for the FLAGS response).
+    pub async fn mailbox_keywords(&self, user_id: &str, mailbox_id: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT keywords FROM messages WHERE user_id = $1 AND mailbox_id = $2 AND keywords <> ''",
+        )
+        .bind(user_id)
+        .bind(mailbox_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Message rows whose UIDs fall in the ranges, ascending by UID.
     pub async fn messages_in(
         &self,
