@@ -4,7 +4,9 @@ use crate::reply::{Reply, from_engine};
 use crate::selected::Selected;
 use crate::session::Session;
 use eider_engine::{INBOX, MailboxRow};
-use eider_imap_proto::{ListReturnOpt, ListSelectOpt, StatusItem, quoted_or_literal};
+use eider_imap_proto::{
+    ListReturnOpt, ListSelectOpt, QresyncParams, StatusItem, quoted_or_literal,
+};
 use std::collections::HashMap;
 
 const DELIMITER: char = '/';
@@ -15,7 +17,11 @@ impl Session {
         name: &str,
         read_only: bool,
         condstore: bool,
+        qresync: Option<QresyncParams>,
     ) -> Result<Reply, Reply> {
+        if qresync.is_some() && !self.qresync {
+            return Err(Reply::bad("QRESYNC is not enabled."));
+        }
         if self.selected.take().is_some() {
             // RFC 7162 §3.2.11: tells the client the old mailbox is closed.
             self.conn
@@ -96,6 +102,11 @@ impl Session {
             own_changes: HashMap::new(),
             recent: vec![recent],
         });
+        if let Some(params) = qresync
+            && params.uid_validity == mailbox.uid_validity
+        {
+            self.qresync_report(&params).await?;
+        }
         let (code, what) = if read_only {
             ("READ-ONLY", "Examine completed")
         } else {

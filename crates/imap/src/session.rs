@@ -43,6 +43,8 @@ pub(crate) struct Session {
     pub utf8: bool,
     /// CONDSTORE enabled (by ENABLE, SELECT (CONDSTORE), or a MODSEQ-using command).
     pub condstore: bool,
+    /// QRESYNC enabled: expunges are reported as VANISHED (RFC 7162 §3.2.10).
+    pub qresync: bool,
     pub notifications: broadcast::Receiver<Notification>,
     /// UIDs saved by `SEARCH RETURN (SAVE)` for `$`.
     pub saved_search: Vec<u32>,
@@ -72,6 +74,7 @@ impl Session {
             selected: None,
             utf8: false,
             condstore: false,
+            qresync: false,
             notifications,
             saved_search: Vec::new(),
             current_tag: String::new(),
@@ -95,6 +98,8 @@ impl Session {
                 "MOVE",
                 "CHILDREN",
                 "SPECIAL-USE",
+                "CONDSTORE",
+                "QRESYNC",
             ]);
         }
         caps.join(" ")
@@ -274,6 +279,8 @@ impl Session {
                 | C::Expunge
                 | C::UidExpunge(_)
                 | C::Search { .. }
+                | C::Sort { .. }
+                | C::Thread { .. }
                 | C::Fetch { .. }
                 | C::Store { .. }
                 | C::Copy { .. }
@@ -317,8 +324,7 @@ impl Session {
             C::Enable(names) => {
                 let mut enabled = Vec::new();
                 for name in names {
-                    if name == "CONDSTORE" && !self.condstore {
-                        self.condstore = true;
+                    if self.enable_extension(&name) {
                         enabled.push(name);
                     }
                 }
@@ -328,8 +334,16 @@ impl Session {
                 }
                 Ok(Reply::ok("ENABLE completed."))
             }
-            C::Select { mailbox, condstore } => self.select(&mailbox, false, condstore).await,
-            C::Examine { mailbox, condstore } => self.select(&mailbox, true, condstore).await,
+            C::Select {
+                mailbox,
+                condstore,
+                qresync,
+            } => self.select(&mailbox, false, condstore, qresync).await,
+            C::Examine {
+                mailbox,
+                condstore,
+                qresync,
+            } => self.select(&mailbox, true, condstore, qresync).await,
             C::Create {
                 mailbox,
                 special_use,
@@ -381,7 +395,8 @@ impl Session {
                 items,
                 uid,
                 changed_since,
-            } => self.fetch(set, items, uid, changed_since).await,
+                vanished,
+            } => self.fetch(set, items, uid, changed_since, vanished).await,
             C::Store {
                 set,
                 kind,
@@ -393,6 +408,19 @@ impl Session {
                 self.store(set, kind, silent, flags, uid, unchanged_since)
                     .await
             }
+            C::Sort {
+                keys,
+                charset: _,
+                criteria,
+                uid,
+                return_opts,
+            } => self.sort(keys, criteria, uid, return_opts).await,
+            C::Thread {
+                algorithm,
+                charset: _,
+                criteria,
+                uid,
+            } => self.thread(algorithm, criteria, uid).await,
             C::Copy { set, mailbox, uid } => self.copy(set, &mailbox, uid, false).await,
             C::Move { set, mailbox, uid } => self.copy(set, &mailbox, uid, true).await,
             C::StartTls | C::Idle | C::Authenticate { .. } | C::Logout => {
@@ -601,5 +629,7 @@ fn allows_expunge_responses(body: &CommandBody) -> bool {
         CommandBody::Fetch { uid: false, .. }
             | CommandBody::Store { uid: false, .. }
             | CommandBody::Search { uid: false, .. }
+            | CommandBody::Sort { uid: false, .. }
+            | CommandBody::Thread { uid: false, .. }
     )
 }
