@@ -218,6 +218,7 @@ impl Session {
             .map_err(from_engine)?;
         let subscribed_only = lsub || select_opts.contains(&ListSelectOpt::Subscribed);
         let special_only = select_opts.contains(&ListSelectOpt::SpecialUse);
+        let recursive = select_opts.contains(&ListSelectOpt::RecursiveMatch);
         let show_subscribed = return_opts.contains(&ListReturnOpt::Subscribed);
         let status_items = return_opts.iter().find_map(|o| match o {
             ListReturnOpt::Status(items) => Some(items.clone()),
@@ -227,14 +228,22 @@ impl Session {
             if !matchers.iter().any(|m| pattern_matches(m, &mailbox.path)) {
                 continue;
             }
-            if subscribed_only && !mailbox.subscribed {
+            // RFC 5258 RECURSIVEMATCH: a parent of a subscribed mailbox is returned with
+            // CHILDINFO even when it is not subscribed itself.
+            let prefix = format!("{}{DELIMITER}", mailbox.path);
+            let child_info = !lsub
+                && recursive
+                && subscribed_only
+                && mailboxes
+                    .iter()
+                    .any(|m| m.subscribed && m.path.starts_with(&prefix));
+            if subscribed_only && !mailbox.subscribed && !child_info {
                 continue;
             }
             if special_only && mailbox.special_use.is_none() {
                 continue;
             }
             let mut attrs = Vec::new();
-            let prefix = format!("{}{DELIMITER}", mailbox.path);
             if !lsub {
                 if mailboxes.iter().any(|m| m.path.starts_with(&prefix)) {
                     attrs.push("\\HasChildren".to_string());
@@ -252,6 +261,9 @@ impl Session {
             }
             let mut line = format!("* {command} ({}) \"/\" ", attrs.join(" ")).into_bytes();
             quoted_or_literal(&mut line, self.encode_name(&mailbox.path).as_bytes());
+            if child_info {
+                line.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
             line.extend_from_slice(b"\r\n");
             self.conn.write(&line);
             if let Some(items) = &status_items {

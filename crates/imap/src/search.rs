@@ -369,7 +369,9 @@ impl Session {
         if by_uid {
             line.push_str(" UID");
         }
-        for opt in &opts {
+        // A fixed order (as Dovecot answers), whatever order the client asked in.
+        let order = [O::Min, O::Max, O::All, O::Count];
+        for opt in order.iter().filter(|o| opts.contains(o)) {
             match opt {
                 O::Min => {
                     if let Some(n) = numbers.first() {

@@ -100,6 +100,17 @@ impl Session {
                 "SPECIAL-USE",
                 "CONDSTORE",
                 "QRESYNC",
+                "ESEARCH",
+                "SEARCHRES",
+                "WITHIN",
+                "SORT",
+                "SORT=DISPLAY",
+                "ESORT",
+                "THREAD=ORDEREDSUBJECT",
+                "THREAD=REFERENCES",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
+                "STATUS=SIZE",
             ]);
         }
         caps.join(" ")
