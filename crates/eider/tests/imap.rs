@@ -50,7 +50,9 @@ both_stores!(exact_transcript, |server: &Server| {
     let mut c = login(server, "bob", "pw");
     assert_eq!(
         command(&mut c, "a", "CAPABILITY"),
-        "* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE\r\n\
+        "* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE \
+         CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT \
+         THREAD=REFERENCES LIST-EXTENDED LIST-STATUS STATUS=SIZE\r\n\
          a OK Capability completed.\r\n"
     );
     let message = "Subject: hello\r\nFrom: a@example.com\r\n\r\nbody\r\n";

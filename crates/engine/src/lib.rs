@@ -15,6 +15,7 @@ mod hashing;
 mod ingest;
 mod mailbox;
 mod notify;
+mod sync;
 
 pub use auth::{hash_password, verify_password};
 pub use error::{Error, ErrorKind, Result};

@@ -1,5 +1,6 @@
 //! Parsed commands.
 
+use crate::ext_types::*;
 use crate::types::*;
 
 /// A complete tagged client command.
@@ -31,14 +32,17 @@ pub enum CommandBody {
         username: String,
         password: String,
     },
-    /// `condstore` is set by the `(CONDSTORE)` select parameter (RFC 7162).
+    /// `condstore` is set by the `(CONDSTORE)` select parameter, `qresync` by
+    /// `(QRESYNC (...))` (RFC 7162).
     Select {
         mailbox: String,
         condstore: bool,
+        qresync: Option<QresyncParams>,
     },
     Examine {
         mailbox: String,
         condstore: bool,
+        qresync: Option<QresyncParams>,
     },
     /// `special_use` from `CREATE name (USE (\Drafts))` (RFC 6154); known
     /// attributes are canonicalized (`\Drafts`), unknown ones kept as sent
@@ -103,6 +107,8 @@ pub enum CommandBody {
         items: Vec<FetchAttr>,
         uid: bool,
         changed_since: Option<u64>,
+        /// `VANISHED` modifier (RFC 7162 §3.2.6; UID FETCH with CHANGEDSINCE only).
+        vanished: bool,
     },
     Store {
         set: SequenceSet,
@@ -120,6 +126,21 @@ pub enum CommandBody {
     Move {
         set: SequenceSet,
         mailbox: String,
+        uid: bool,
+    },
+    /// SORT / UID SORT (RFC 5256); `return_opts` as for SEARCH (ESORT, RFC 5267).
+    Sort {
+        keys: Vec<SortKey>,
+        charset: String,
+        criteria: SearchKey,
+        uid: bool,
+        return_opts: Option<Vec<SearchReturnOpt>>,
+    },
+    /// THREAD / UID THREAD (RFC 5256).
+    Thread {
+        algorithm: ThreadAlgorithm,
+        charset: String,
+        criteria: SearchKey,
         uid: bool,
     },
     Idle,
@@ -168,6 +189,10 @@ impl CommandBody {
             C::Copy { uid: true, .. } => "UID COPY",
             C::Move { uid: false, .. } => "MOVE",
             C::Move { uid: true, .. } => "UID MOVE",
+            C::Sort { uid: false, .. } => "SORT",
+            C::Sort { uid: true, .. } => "UID SORT",
+            C::Thread { uid: false, .. } => "THREAD",
+            C::Thread { uid: true, .. } => "UID THREAD",
             C::Idle => "IDLE",
             C::Namespace => "NAMESPACE",
             C::Id(_) => "ID",

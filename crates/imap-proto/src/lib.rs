@@ -59,6 +59,7 @@ mod command;
 mod datetime;
 mod encode;
 mod error;
+mod ext_types;
 mod framing;
 mod parser;
 mod types;
@@ -71,6 +72,7 @@ pub use encode::{
     write_flags, write_nstring,
 };
 pub use error::{ErrorKind, ParseError};
+pub use ext_types::{QresyncParams, SortCriterion, SortKey, ThreadAlgorithm};
 pub use framing::{
     AuthResponse, Fragment, LiteralSpec, is_idle_done, literal_announcement,
     parse_authenticate_response, peek_tag_and_name,

@@ -11,6 +11,8 @@ pub const MAX_SEARCH_DEPTH: usize = 64;
 /// RFC 2971: at most 30 field/value pairs.
 const MAX_ID_PAIRS: usize = 30;
 
+mod ext;
+
 type PResult<T> = Result<T, ParseError>;
 
 /// RFC 3501 ATOM-CHAR.
@@ -428,11 +430,19 @@ impl Parser {
             "SELECT" | "EXAMINE" => {
                 self.sp("mailbox name")?;
                 let mailbox = self.mailbox()?;
-                let condstore = self.select_params()?;
+                let (condstore, qresync) = self.select_params()?;
                 if name == "SELECT" {
-                    C::Select { mailbox, condstore }
+                    C::Select {
+                        mailbox,
+                        condstore,
+                        qresync,
+                    }
                 } else {
-                    C::Examine { mailbox, condstore }
+                    C::Examine {
+                        mailbox,
+                        condstore,
+                        qresync,
+                    }
                 }
             }
             "CREATE" => self.create()?,
@@ -471,6 +481,8 @@ impl Parser {
             "COPY" => self.copy_move(false, false)?,
             "MOVE" => self.copy_move(true, false)?,
             "ID" => self.id()?,
+            "SORT" => self.sort(false)?,
+            "THREAD" => self.thread(false)?,
             "ENABLE" => {
                 let mut caps = Vec::new();
                 while self.peek() == Some(b' ') || caps.is_empty() {
@@ -488,6 +500,8 @@ impl Parser {
                     "STORE" => self.store(true)?,
                     "COPY" => self.copy_move(false, true)?,
                     "MOVE" => self.copy_move(true, true)?,
+                    "SORT" => self.sort(true)?,
+                    "THREAD" => self.thread(true)?,
                     "EXPUNGE" => {
                         self.sp("sequence set")?;
                         C::UidExpunge(self.sequence_set()?)
@@ -538,26 +552,27 @@ impl Parser {
         Ok(CommandBody::Authenticate { mechanism, initial })
     }
 
-    /// `[SP "(" [select-param *(SP select-param)] ")"]`; returns CONDSTORE.
-    fn select_params(&mut self) -> PResult<bool> {
+    /// `[SP "(" [select-param *(SP select-param)] ")"]`; returns CONDSTORE and the QRESYNC
+    /// parameters.
+    fn select_params(&mut self) -> PResult<(bool, Option<crate::QresyncParams>)> {
+        let (mut condstore, mut qresync) = (false, None);
         if self.at_end() {
-            return Ok(false);
+            return Ok((condstore, qresync));
         }
         self.sp("select parameters")?;
         self.expect(b'(', "'(' before select parameters")?;
         if self.eat(b')') {
-            return Ok(false);
+            return Ok((condstore, qresync));
         }
-        // CONDSTORE is the only parameter we know, so a non-empty valid
-        // list always enables it.
         loop {
             let p = self.atom_upper("select parameter")?;
             match p.as_str() {
-                "CONDSTORE" => {}
+                "CONDSTORE" => condstore = true,
+                "QRESYNC" if qresync.is_none() => qresync = Some(self.qresync_params()?),
                 _ => return Err(self.err(format!("Unknown select parameter {}", truncate(&p)))),
             }
             if self.eat(b')') {
-                return Ok(true);
+                return Ok((condstore, qresync));
             }
             self.sp("select parameter")?;
         }
@@ -902,29 +917,7 @@ impl Parser {
         if self.keyword_is("RETURN") {
             self.pos += 6;
             self.sp("search return options")?;
-            self.expect(b'(', "'(' before search return options")?;
-            let mut opts = Vec::new();
-            if !self.eat(b')') {
-                loop {
-                    let o = self.atom_upper("search return option")?;
-                    opts.push(match o.as_str() {
-                        "MIN" => SearchReturnOpt::Min,
-                        "MAX" => SearchReturnOpt::Max,
-                        "ALL" => SearchReturnOpt::All,
-                        "COUNT" => SearchReturnOpt::Count,
-                        "SAVE" => SearchReturnOpt::Save,
-                        _ => {
-                            return Err(
-                                self.err(format!("Unknown search return option {}", truncate(&o)))
-                            );
-                        }
-                    });
-                    if self.eat(b')') {
-                        break;
-                    }
-                    self.sp("search return option")?;
-                }
-            }
+            let opts = self.search_return_opts()?;
             return_opts = Some(opts);
             self.sp("search criteria")?;
         }
@@ -1145,6 +1138,7 @@ impl Parser {
             }
         };
         let mut changed_since = None;
+        let mut vanished = false;
         if !self.at_end() {
             self.sp("fetch modifiers")?;
             self.expect(b'(', "'(' before fetch modifiers")?;
@@ -1155,6 +1149,7 @@ impl Parser {
                         self.sp("mod-sequence")?;
                         changed_since = Some(self.modseq("mod-sequence")?);
                     }
+                    "VANISHED" if uid => vanished = true,
                     _ => return Err(self.err(format!("Unknown fetch modifier {}", truncate(&m)))),
                 }
                 if self.eat(b')') {
@@ -1163,11 +1158,15 @@ impl Parser {
                 self.sp("fetch modifier")?;
             }
         }
+        if vanished && changed_since.is_none() {
+            return Err(self.err("VANISHED requires CHANGEDSINCE"));
+        }
         Ok(CommandBody::Fetch {
             set,
             items,
             uid,
             changed_since,
+            vanished,
         })
     }
 

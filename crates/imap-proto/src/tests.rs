@@ -221,31 +221,61 @@ fn mailbox_commands() {
         body("a SELECT inbox"),
         C::Select {
             mailbox: "INBOX".into(),
-            condstore: false
+            condstore: false,
+            qresync: None
         }
     );
     assert_eq!(
         body("a select \"Sent Items\" (condstore)"),
         C::Select {
             mailbox: "Sent Items".into(),
-            condstore: true
+            condstore: true,
+            qresync: None
         }
     );
     assert_eq!(
         body("a EXAMINE \"INBOX\" ()"),
         C::Examine {
             mailbox: "INBOX".into(),
-            condstore: false
+            condstore: false,
+            qresync: None
         }
     );
     assert_eq!(
         body("a SELECT &ZeVnLIqe-"),
         C::Select {
             mailbox: "&ZeVnLIqe-".into(),
-            condstore: false
+            condstore: false,
+            qresync: None
         }
     );
     assert!(bad("a SELECT INBOX (QRESYNC)").message.contains("QRESYNC"));
+    assert_eq!(
+        body("a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541 (1:3 5:7)))"),
+        C::Select {
+            mailbox: "INBOX".into(),
+            condstore: false,
+            qresync: Some(QresyncParams {
+                uid_validity: 67890007,
+                modseq: 20050715194045000,
+                known_uids: Some(set("41,43:211,214:541")),
+                seq_match: Some((set("1:3"), set("5:7"))),
+            })
+        }
+    );
+    assert_eq!(
+        body("a EXAMINE INBOX (CONDSTORE QRESYNC (1 2))"),
+        C::Examine {
+            mailbox: "INBOX".into(),
+            condstore: true,
+            qresync: Some(QresyncParams {
+                uid_validity: 1,
+                modseq: 2,
+                known_uids: None,
+                seq_match: None,
+            })
+        }
+    );
     assert_eq!(bad("a SELECT").message, "Missing mailbox name");
     assert_eq!(bad("a SELECT ").message, "Missing mailbox name");
     assert!(bad("a SELECT a b").message.contains("select parameters"));
@@ -1330,4 +1360,71 @@ fn literal_roundtrip_via_framing() {
             password: "pass".into()
         }
     );
+}
+
+fn set(s: &str) -> SequenceSet {
+    match body(&format!("a UID FETCH {s} UID")) {
+        CommandBody::Fetch { set, .. } => set,
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn fetch_vanished_modifier() {
+    let CommandBody::Fetch {
+        changed_since,
+        vanished,
+        ..
+    } = body("a UID FETCH 1:* FLAGS (CHANGEDSINCE 12 VANISHED)")
+    else {
+        panic!()
+    };
+    assert_eq!((changed_since, vanished), (Some(12), true));
+    assert!(
+        bad("a FETCH 1:* FLAGS (CHANGEDSINCE 12 VANISHED)")
+            .message
+            .contains("VANISHED")
+    );
+    assert!(
+        bad("a UID FETCH 1:* FLAGS (VANISHED)")
+            .message
+            .contains("CHANGEDSINCE")
+    );
+}
+
+#[test]
+fn sort_and_thread() {
+    use SortCriterion as S;
+    assert_eq!(
+        body("a UID SORT RETURN (MIN COUNT) (REVERSE date subject) utf-8 UNSEEN FROM x"),
+        CommandBody::Sort {
+            keys: vec![
+                SortKey {
+                    reverse: true,
+                    criterion: S::Date
+                },
+                SortKey {
+                    reverse: false,
+                    criterion: S::Subject
+                }
+            ],
+            charset: "UTF-8".into(),
+            criteria: SearchKey::And(vec![SearchKey::Unseen, SearchKey::From("x".into())]),
+            uid: true,
+            return_opts: Some(vec![SearchReturnOpt::Min, SearchReturnOpt::Count]),
+        }
+    );
+    assert_eq!(
+        body("a THREAD references US-ASCII ALL"),
+        CommandBody::Thread {
+            algorithm: ThreadAlgorithm::References,
+            charset: "US-ASCII".into(),
+            criteria: SearchKey::All,
+            uid: false,
+        }
+    );
+    assert!(bad("a SORT (WEIGHT) UTF-8 ALL").message.contains("WEIGHT"));
+    assert!(bad("a SORT (DATE) UTF-8").message.contains("search"));
+    assert_eq!(bad("a SORT (DATE) KOI8-R ALL").kind, ErrorKind::BadCharset);
+    assert!(bad("a THREAD FOO UTF-8 ALL").message.contains("FOO"));
 }

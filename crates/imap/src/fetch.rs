@@ -20,7 +20,11 @@ impl Session {
         mut items: Vec<FetchAttr>,
         by_uid: bool,
         changed_since: Option<u64>,
+        vanished: bool,
     ) -> Result<Reply, Reply> {
+        if vanished && !self.qresync {
+            return Err(Reply::bad("QRESYNC is not enabled."));
+        }
         if items
             .iter()
             .any(|a| matches!(a, FetchAttr::Binary { .. } | FetchAttr::BinarySize(_)))
@@ -48,6 +52,16 @@ impl Session {
                 sel.read_only,
             )
         };
+        if let (true, Some(since)) = (vanished, changed_since) {
+            self.vanished_in_set(&set, since).await?;
+        }
+        // RFC 7162 §3.1.4.1: with CONDSTORE on, flags travel with their MODSEQ.
+        if self.condstore
+            && items.contains(&FetchAttr::Flags)
+            && !items.contains(&FetchAttr::ModSeq)
+        {
+            items.push(FetchAttr::ModSeq);
+        }
         let needs_info = items.iter().any(|a| {
             matches!(
                 a,

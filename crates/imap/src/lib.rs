@@ -7,10 +7,14 @@
 mod fetch;
 mod mailboxes;
 mod messages;
+mod qresync;
 mod reply;
 mod search;
 mod selected;
 mod session;
+mod sort;
+mod subject;
+mod thread;
 mod transport;
 
 use eider_engine::Engine;

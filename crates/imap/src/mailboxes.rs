@@ -4,7 +4,9 @@ use crate::reply::{Reply, from_engine};
 use crate::selected::Selected;
 use crate::session::Session;
 use eider_engine::{INBOX, MailboxRow};
-use eider_imap_proto::{ListReturnOpt, ListSelectOpt, StatusItem, quoted_or_literal};
+use eider_imap_proto::{
+    ListReturnOpt, ListSelectOpt, QresyncParams, StatusItem, quoted_or_literal,
+};
 use std::collections::HashMap;
 
 const DELIMITER: char = '/';
@@ -15,7 +17,11 @@ impl Session {
         name: &str,
         read_only: bool,
         condstore: bool,
+        qresync: Option<QresyncParams>,
     ) -> Result<Reply, Reply> {
+        if qresync.is_some() && !self.qresync {
+            return Err(Reply::bad("QRESYNC is not enabled."));
+        }
         if self.selected.take().is_some() {
             // RFC 7162 §3.2.11: tells the client the old mailbox is closed.
             self.conn
@@ -95,6 +101,11 @@ impl Session {
             recent: vec![recent],
             keywords,
         });
+        if let Some(params) = qresync
+            && params.uid_validity == mailbox.uid_validity
+        {
+            self.qresync_report(&params).await?;
+        }
         let (code, what) = if read_only {
             ("READ-ONLY", "Examine completed")
         } else {
@@ -206,6 +217,7 @@ impl Session {
             .map_err(from_engine)?;
         let subscribed_only = lsub || select_opts.contains(&ListSelectOpt::Subscribed);
         let special_only = select_opts.contains(&ListSelectOpt::SpecialUse);
+        let recursive = select_opts.contains(&ListSelectOpt::RecursiveMatch);
         let show_subscribed = return_opts.contains(&ListReturnOpt::Subscribed);
         let status_items = return_opts.iter().find_map(|o| match o {
             ListReturnOpt::Status(items) => Some(items.clone()),
@@ -215,14 +227,22 @@ impl Session {
             if !matchers.iter().any(|m| pattern_matches(m, &mailbox.path)) {
                 continue;
             }
-            if subscribed_only && !mailbox.subscribed {
+            // RFC 5258 RECURSIVEMATCH: a parent of a subscribed mailbox is returned with
+            // CHILDINFO even when it is not subscribed itself.
+            let prefix = format!("{}{DELIMITER}", mailbox.path);
+            let child_info = !lsub
+                && recursive
+                && subscribed_only
+                && mailboxes
+                    .iter()
+                    .any(|m| m.subscribed && m.path.starts_with(&prefix));
+            if subscribed_only && !mailbox.subscribed && !child_info {
                 continue;
             }
             if special_only && mailbox.special_use.is_none() {
                 continue;
             }
             let mut attrs = Vec::new();
-            let prefix = format!("{}{DELIMITER}", mailbox.path);
             if !lsub {
                 if mailboxes.iter().any(|m| m.path.starts_with(&prefix)) {
                     attrs.push("\\HasChildren".to_string());
@@ -240,6 +260,9 @@ impl Session {
             }
             let mut line = format!("* {command} ({}) \"/\" ", attrs.join(" ")).into_bytes();
             quoted_or_literal(&mut line, self.encode_name(&mailbox.path).as_bytes());
+            if child_info {
+                line.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
             line.extend_from_slice(b"\r\n");
             self.conn.write(&line);
             if let Some(items) = &status_items {

@@ -200,13 +200,18 @@ fn matches(key: &SearchKey, c: &Ctx) -> bool {
     }
 }
 
+/// The messages a SEARCH-style query matched, ascending.
+pub(crate) struct Hits {
+    /// (sequence number, UID) pairs.
+    pub hits: Vec<(u32, u32)>,
+    pub highest_modseq: u64,
+    /// The query used MODSEQ (CONDSTORE answers then carry the highest MODSEQ).
+    pub uses_modseq: bool,
+}
+
 impl Session {
-    pub(crate) async fn search(
-        &mut self,
-        criteria: SearchKey,
-        by_uid: bool,
-        return_opts: Option<Vec<SearchReturnOpt>>,
-    ) -> Result<Reply, Reply> {
+    /// Evaluates search criteria over the selected mailbox (SEARCH, SORT and THREAD share it).
+    pub(crate) async fn matching(&mut self, criteria: &SearchKey) -> Result<Hits, Reply> {
         let user = self.user_id();
         let (uids, mailbox_id) = {
             let sel = self
@@ -216,7 +221,7 @@ impl Session {
             (sel.uids.clone(), sel.id.clone())
         };
         let (mut needs_info, mut needs_bytes, mut uses_modseq) = (false, false, false);
-        walk(&criteria, &mut |k| match k {
+        walk(criteria, &mut |k| match k {
             SearchKey::From(_)
             | SearchKey::To(_)
             | SearchKey::Cc(_)
@@ -270,12 +275,30 @@ impl Session {
                     recent: self.selected.as_ref().is_some_and(|s| s.is_recent(row.uid)),
                     decoded: std::cell::OnceCell::new(),
                 };
-                if matches(&criteria, &ctx) {
+                if matches(criteria, &ctx) {
                     hits.push((seq, row.uid));
                     highest_modseq = highest_modseq.max(row.modseq);
                 }
             }
         }
+        Ok(Hits {
+            hits,
+            highest_modseq,
+            uses_modseq,
+        })
+    }
+
+    pub(crate) async fn search(
+        &mut self,
+        criteria: SearchKey,
+        by_uid: bool,
+        return_opts: Option<Vec<SearchReturnOpt>>,
+    ) -> Result<Reply, Reply> {
+        let Hits {
+            hits,
+            highest_modseq,
+            uses_modseq,
+        } = self.matching(&criteria).await?;
         let numbers: Vec<u32> = hits
             .iter()
             .map(|(seq, uid)| if by_uid { *uid } else { *seq })
@@ -294,46 +317,86 @@ impl Session {
                 self.conn.write_str(&line);
             }
             Some(opts) => {
-                let opts = if opts.is_empty() {
-                    vec![SearchReturnOpt::All]
-                } else {
-                    opts
-                };
-                if opts.contains(&SearchReturnOpt::Save) {
-                    self.saved_search = hits.iter().map(|(_, uid)| *uid).collect();
-                }
-                let mut line = format!("* ESEARCH (TAG \"{}\")", self.current_tag);
-                if by_uid {
-                    line.push_str(" UID");
-                }
-                for opt in &opts {
-                    match opt {
-                        SearchReturnOpt::Min => {
-                            if let Some(n) = numbers.first() {
-                                line.push_str(&format!(" MIN {n}"));
-                            }
-                        }
-                        SearchReturnOpt::Max => {
-                            if let Some(n) = numbers.last() {
-                                line.push_str(&format!(" MAX {n}"));
-                            }
-                        }
-                        SearchReturnOpt::Count => {
-                            line.push_str(&format!(" COUNT {}", numbers.len()))
-                        }
-                        SearchReturnOpt::All => {
-                            if !numbers.is_empty() {
-                                line.push_str(&format!(" ALL {}", compress_uids(&numbers)));
-                            }
-                        }
-                        SearchReturnOpt::Save => {}
-                    }
-                }
-                line.push_str("\r\n");
-                self.conn.write_str(&line);
+                let uids: Vec<u32> = hits.iter().map(|(_, uid)| *uid).collect();
+                let modseq = (uses_modseq && !numbers.is_empty()).then_some(highest_modseq);
+                self.write_esearch(by_uid, &numbers, &uids, opts, modseq);
             }
         }
         Ok(Reply::ok("Search completed."))
+    }
+}
+
+impl Session {
+    /// The ESEARCH answer (RFC 4731) to SEARCH or SORT `RETURN (opts)`; `numbers` are in result
+    /// order (ascending for SEARCH, sort order for SORT) and `uids` the same messages' UIDs.
+    /// Handles SAVE (RFC 5182): with only MIN and/or MAX beside it, only those are saved; with SAVE
+    /// alone, no ESEARCH response is sent.
+    pub(crate) fn write_esearch(
+        &mut self,
+        by_uid: bool,
+        numbers: &[u32],
+        uids: &[u32],
+        opts: Vec<SearchReturnOpt>,
+        modseq: Option<u64>,
+    ) {
+        use SearchReturnOpt as O;
+        let opts = if opts.is_empty() { vec![O::All] } else { opts };
+        if opts.contains(&O::Save) {
+            let min_max_only = !opts.contains(&O::All)
+                && !opts.contains(&O::Count)
+                && (opts.contains(&O::Min) || opts.contains(&O::Max));
+            self.saved_search = if min_max_only {
+                let mut saved = Vec::new();
+                if opts.contains(&O::Min) {
+                    saved.extend(uids.first());
+                }
+                if opts.contains(&O::Max) {
+                    saved.extend(uids.last());
+                }
+                saved.sort_unstable();
+                saved.dedup();
+                saved
+            } else {
+                let mut all = uids.to_vec();
+                all.sort_unstable();
+                all
+            };
+            if opts.iter().all(|o| *o == O::Save) {
+                return;
+            }
+        }
+        let mut line = format!("* ESEARCH (TAG \"{}\")", self.current_tag);
+        if by_uid {
+            line.push_str(" UID");
+        }
+        // A fixed order (as Dovecot answers), whatever order the client asked in.
+        let order = [O::Min, O::Max, O::All, O::Count];
+        for opt in order.iter().filter(|o| opts.contains(o)) {
+            match opt {
+                O::Min => {
+                    if let Some(n) = numbers.first() {
+                        line.push_str(&format!(" MIN {n}"));
+                    }
+                }
+                O::Max => {
+                    if let Some(n) = numbers.last() {
+                        line.push_str(&format!(" MAX {n}"));
+                    }
+                }
+                O::Count => line.push_str(&format!(" COUNT {}", numbers.len())),
+                O::All => {
+                    if !numbers.is_empty() {
+                        line.push_str(&format!(" ALL {}", compress_uids(numbers)));
+                    }
+                }
+                O::Save => {}
+            }
+        }
+        if let Some(m) = modseq {
+            line.push_str(&format!(" MODSEQ {m}"));
+        }
+        line.push_str("\r\n");
+        self.conn.write_str(&line);
     }
 }
 

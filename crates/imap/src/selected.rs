@@ -186,6 +186,20 @@ impl Session {
                 sel.pending_expunges.push(*uid);
             }
         }
+        if allow_expunge && !sel.pending_expunges.is_empty() && self.qresync {
+            // RFC 7162 §3.2.10: one VANISHED response instead of EXPUNGEs.
+            let mut gone: Vec<u32> = sel.pending_expunges.drain(..).collect();
+            gone.sort_unstable();
+            gone.dedup();
+            gone.retain(|uid| sel.uids.binary_search(uid).is_ok());
+            if !gone.is_empty() {
+                self.conn.write_str(&format!(
+                    "* VANISHED {}\r\n",
+                    eider_imap_proto::compress_uids(&gone)
+                ));
+            }
+            sel.uids.retain(|uid| gone.binary_search(uid).is_err());
+        }
         if allow_expunge && !sel.pending_expunges.is_empty() {
             let mut positions: Vec<usize> = sel
                 .pending_expunges

@@ -43,6 +43,8 @@ pub(crate) struct Session {
     pub utf8: bool,
     /// CONDSTORE enabled (by ENABLE, SELECT (CONDSTORE), or a MODSEQ-using command).
     pub condstore: bool,
+    /// QRESYNC enabled: expunges are reported as VANISHED (RFC 7162 §3.2.10).
+    pub qresync: bool,
     pub notifications: broadcast::Receiver<Notification>,
     /// UIDs saved by `SEARCH RETURN (SAVE)` for `$`.
     pub saved_search: Vec<u32>,
@@ -77,6 +79,7 @@ impl Session {
             selected: None,
             utf8: false,
             condstore: false,
+            qresync: false,
             notifications,
             saved_search: Vec::new(),
             current_tag: String::new(),
@@ -115,6 +118,19 @@ impl Session {
                 "MOVE",
                 "CHILDREN",
                 "SPECIAL-USE",
+                "CONDSTORE",
+                "QRESYNC",
+                "ESEARCH",
+                "SEARCHRES",
+                "WITHIN",
+                "SORT",
+                "SORT=DISPLAY",
+                "ESORT",
+                "THREAD=ORDEREDSUBJECT",
+                "THREAD=REFERENCES",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
+                "STATUS=SIZE",
             ]);
         }
         caps.join(" ")
@@ -308,6 +324,8 @@ impl Session {
                 | C::Expunge
                 | C::UidExpunge(_)
                 | C::Search { .. }
+                | C::Sort { .. }
+                | C::Thread { .. }
                 | C::Fetch { .. }
                 | C::Store { .. }
                 | C::Copy { .. }
@@ -351,8 +369,7 @@ impl Session {
             C::Enable(names) => {
                 let mut enabled = Vec::new();
                 for name in names {
-                    if name == "CONDSTORE" && !self.condstore {
-                        self.condstore = true;
+                    if self.enable_extension(&name) {
                         enabled.push(name);
                     }
                 }
@@ -362,8 +379,16 @@ impl Session {
                 }
                 Ok(Reply::ok("ENABLE completed."))
             }
-            C::Select { mailbox, condstore } => self.select(&mailbox, false, condstore).await,
-            C::Examine { mailbox, condstore } => self.select(&mailbox, true, condstore).await,
+            C::Select {
+                mailbox,
+                condstore,
+                qresync,
+            } => self.select(&mailbox, false, condstore, qresync).await,
+            C::Examine {
+                mailbox,
+                condstore,
+                qresync,
+            } => self.select(&mailbox, true, condstore, qresync).await,
             C::Create {
                 mailbox,
                 special_use,
@@ -415,7 +440,8 @@ impl Session {
                 items,
                 uid,
                 changed_since,
-            } => self.fetch(set, items, uid, changed_since).await,
+                vanished,
+            } => self.fetch(set, items, uid, changed_since, vanished).await,
             C::Store {
                 set,
                 kind,
@@ -427,6 +453,19 @@ impl Session {
                 self.store(set, kind, silent, flags, uid, unchanged_since)
                     .await
             }
+            C::Sort {
+                keys,
+                charset: _,
+                criteria,
+                uid,
+                return_opts,
+            } => self.sort(keys, criteria, uid, return_opts).await,
+            C::Thread {
+                algorithm,
+                charset: _,
+                criteria,
+                uid,
+            } => self.thread(algorithm, criteria, uid).await,
             C::Copy { set, mailbox, uid } => self.copy(set, &mailbox, uid, false).await,
             C::Move { set, mailbox, uid } => self.copy(set, &mailbox, uid, true).await,
             C::StartTls | C::Idle | C::Authenticate { .. } | C::Logout => {
@@ -649,5 +688,7 @@ fn allows_expunge_responses(body: &CommandBody) -> bool {
         CommandBody::Fetch { uid: false, .. }
             | CommandBody::Store { uid: false, .. }
             | CommandBody::Search { uid: false, .. }
+            | CommandBody::Sort { uid: false, .. }
+            | CommandBody::Thread { uid: false, .. }
     )
 }

@@ -11,6 +11,7 @@ mod accounts;
 mod blobs;
 mod mailboxes;
 mod messages;
+mod sync;
 
 pub use accounts::{AddressRow, NewUser, UserRow};
 pub use blobs::{BlobStore, encode_skeleton};
