@@ -139,9 +139,10 @@ fn check_targets(targets: &[String], own_key: &str) -> Result<String> {
     for target in targets {
         let t = target.trim();
         let lower = t.to_ascii_lowercase();
-        if lower.starts_with("smtp:") || lower.starts_with("smtps:") {
-            out.push(t.to_string());
-        } else if lower.starts_with("http:") || lower.starts_with("https:") {
+        let relay_or_url = ["smtp:", "smtps:", "http:", "https:"]
+            .iter()
+            .any(|scheme| lower.starts_with(scheme));
+        if relay_or_url {
             out.push(t.to_string());
         } else if t.contains('@') {
             let key = address::normalize(t).map_err(|_| {
@@ -523,10 +524,8 @@ impl Engine {
         {
             return Ok(entry);
         }
-        if allow_wildcard {
-            if let Some(entry) = self.match_address(id_or_address, true).await? {
-                return Ok(entry);
-            }
+        if allow_wildcard && let Some(entry) = self.match_address(id_or_address, true).await? {
+            return Ok(entry);
         }
         Err(unknown())
     }
