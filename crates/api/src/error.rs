@@ -14,10 +14,12 @@ pub struct ApiError {
 
 /// What an engine error was about; picks the WildDuck code for "not found" and "already exists".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // Mailbox, Message and Address serve the routes still to come.
+#[allow(dead_code)] // Mailbox and Message serve the routes still to come.
 pub enum Subject {
     User,
     Address,
+    DomainAlias,
+    Filter,
     Mailbox,
     Message,
 }
@@ -44,6 +46,9 @@ impl ApiError {
             (ErrorKind::NotFound, Subject::Address) => (S::NOT_FOUND, "AddressNotFound"),
             (ErrorKind::NotFound, Subject::Mailbox) => (S::NOT_FOUND, "NoSuchMailbox"),
             (ErrorKind::NotFound, Subject::Message) => (S::NOT_FOUND, "MessageNotFound"),
+            (ErrorKind::NotFound, Subject::DomainAlias) => (S::NOT_FOUND, "AliasNotFound"),
+            (ErrorKind::NotFound, Subject::Filter) => (S::NOT_FOUND, "FilterNotFound"),
+            (ErrorKind::AlreadyExists, Subject::DomainAlias) => (S::BAD_REQUEST, "AliasExists"),
             (ErrorKind::AlreadyExists, Subject::Address) => (S::BAD_REQUEST, "AddressExistsError"),
             (ErrorKind::AlreadyExists, Subject::Mailbox) => (S::BAD_REQUEST, "MailboxExistsError"),
             (ErrorKind::AlreadyExists, _) => (S::BAD_REQUEST, "UserExistsError"),
@@ -54,6 +59,11 @@ impl ApiError {
             (ErrorKind::AuthFailed, _) => (S::FORBIDDEN, "AuthFailed"),
             (ErrorKind::InUse, _) => (S::BAD_REQUEST, "DisallowedMailboxMethod"),
             (ErrorKind::Internal, _) => (S::INTERNAL_SERVER_ERROR, "InternalDatabaseError"),
+        };
+        // A reason the engine names is the code, with the status its kind implies.
+        let code = match (error.reason, error.kind) {
+            (Some(reason), kind) if kind != ErrorKind::Internal => reason,
+            _ => code,
         };
         let message = match (error.kind, subject) {
             (ErrorKind::NotFound, Subject::User) => "This user does not exist".to_string(),

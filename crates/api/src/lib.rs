@@ -4,11 +4,17 @@
 //! `{"error": "...", "code": "..."}` with the status WildDuck uses. Engine errors become HTTP
 //! errors in one function, [`error::ApiError::from_engine`].
 
+mod addresses;
 mod auth;
+mod autoreply;
+mod domainaliases;
 mod error;
+mod filters;
 mod listener;
+pub mod openapi;
 mod probes;
 mod users;
+mod validate;
 
 pub use listener::ClientAddr;
 
@@ -17,7 +23,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use eider_engine::Engine;
 use error::ApiError;
 use serde_json::json;
@@ -42,6 +48,64 @@ pub(crate) struct AppState {
     pub draining: CancellationToken,
 }
 
+/// Declares the served routes once: the router is built from this list and
+/// [`served_routes`] reports it, so a test can check it against the OpenAPI document.
+/// `method "path" => handler` lines; several methods of one path are separate lines.
+macro_rules! api_routes {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        fn api_router() -> Router<AppState> {
+            Router::new()
+                $(.route($path, axum::routing::$method($handler)))*
+        }
+
+        /// (method, path) of every route the router serves.
+        pub fn served_routes() -> Vec<(&'static str, &'static str)> {
+            let mut routes = vec![$((stringify!($method), $path)),*];
+            routes.push(("get", "/openapi.json"));
+            routes
+        }
+    };
+}
+
+api_routes! {
+    post "/users" => users::create_user,
+    get "/users/resolve/{username}" => users::resolve_user,
+    get "/users/{user}" => users::get_user,
+    get "/health" => health,
+    // addresses
+    get "/addresses" => addresses::list_addresses,
+    post "/users/{user}/addresses" => addresses::create_user_address,
+    get "/users/{user}/addresses" => addresses::list_user_addresses,
+    get "/users/{user}/addresses/{address}" => addresses::get_user_address,
+    put "/users/{user}/addresses/{address}" => addresses::update_user_address,
+    delete "/users/{user}/addresses/{address}" => addresses::delete_user_address,
+    get "/users/{user}/addressregister" => addresses::address_register,
+    put "/users/{user}/addressregister/{address}" => addresses::update_address_register,
+    post "/addresses/forwarded" => addresses::create_forwarded,
+    get "/addresses/forwarded/{address}" => addresses::get_forwarded,
+    put "/addresses/forwarded/{address}" => addresses::update_forwarded,
+    delete "/addresses/forwarded/{address}" => addresses::delete_forwarded,
+    get "/addresses/resolve/{address}" => addresses::resolve_address,
+    put "/addresses/renameDomain" => addresses::rename_domain,
+    // domain aliases
+    get "/domainaliases" => domainaliases::list_aliases,
+    post "/domainaliases" => domainaliases::create_alias,
+    get "/domainaliases/resolve/{alias}" => domainaliases::resolve_alias,
+    get "/domainaliases/{alias}" => domainaliases::get_alias,
+    delete "/domainaliases/{alias}" => domainaliases::delete_alias,
+    // autoreply
+    get "/users/{user}/autoreply" => autoreply::get_autoreply,
+    put "/users/{user}/autoreply" => autoreply::update_autoreply,
+    delete "/users/{user}/autoreply" => autoreply::delete_autoreply,
+    // filters
+    get "/filters" => filters::list_all_filters,
+    get "/users/{user}/filters" => filters::list_filters,
+    post "/users/{user}/filters" => filters::create_filter,
+    get "/users/{user}/filters/{filter}" => filters::get_filter,
+    put "/users/{user}/filters/{filter}" => filters::update_filter,
+    delete "/users/{user}/filters/{filter}" => filters::delete_filter,
+}
+
 /// The API's routes and layers, ready to serve.
 pub fn router(engine: Engine, config: &ApiConfig) -> Router {
     let token = Arc::new(config.access_token.clone());
@@ -54,11 +118,7 @@ pub fn router(engine: Engine, config: &ApiConfig) -> Router {
         .route("/health/live", get(probes::live))
         .route("/health/ready", get(probes::ready))
         .with_state(state.clone());
-    Router::new()
-        .route("/users", post(users::create_user))
-        .route("/users/resolve/{username}", get(users::resolve_user))
-        .route("/users/{user}", get(users::get_user))
-        .route("/health", get(health))
+    api_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -66,6 +126,8 @@ pub fn router(engine: Engine, config: &ApiConfig) -> Router {
             token,
             auth::require_token,
         ))
+        // Added after the token layer, so served without a token (see openapi::serve_document).
+        .route("/openapi.json", get(openapi::serve_document))
         .merge(probes)
         .layer(DefaultBodyLimit::max(config.max_body_size))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -88,8 +150,10 @@ pub async fn serve(
     Ok(())
 }
 
-/// `GET /health`: the API answers and the store answers.
-async fn health(State(state): State<AppState>) -> Response {
+/// Health of the API and its store
+#[utoipa::path(get, path = "/health", tag = "Health", operation_id = "getHealth",
+    responses((status = 200, description = "Success", body = Object), (status = 500, description = "The store does not answer", body = Object)))]
+pub(crate) async fn health(State(state): State<AppState>) -> Response {
     let version = env!("CARGO_PKG_VERSION");
     match state.engine.ping().await {
         Ok(()) => Json(json!({ "success": true, "version": version })).into_response(),

@@ -164,7 +164,14 @@ fn optional_string(body: &Map<String, Value>, name: &str, max: usize) -> ApiResu
     }
 }
 
-/// `POST /users`
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_user, get_user, resolve_user))]
+pub(crate) struct Doc;
+
+/// Create a new user
+#[utoipa::path(post, path = "/users", tag = "Users", operation_id = "createUser",
+    request_body(content = Object, description = "username, password (required), address, name, quota and WildDuck's other user fields"),
+    responses((status = 200, description = "Success", body = Object), (status = 400, description = "Invalid input", body = Object)))]
 pub async fn create_user(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -246,7 +253,10 @@ fn user_id(path: Result<Path<String>, PathRejection>) -> ApiResult<String> {
     Ok(id.to_ascii_lowercase())
 }
 
-/// `GET /users/{user}`
+/// Get a user
+#[utoipa::path(get, path = "/users/{user}", tag = "Users", operation_id = "getUser",
+    params(("user" = String, Path, description = "ID of the User")),
+    responses((status = 200, description = "Success", body = Object), (status = 400, description = "Invalid input", body = Object), (status = 404, description = "No such user", body = Object)))]
 pub async fn get_user(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -334,7 +344,10 @@ fn iso_date(secs: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// `GET /users/resolve/{username}`
+/// Resolve a username or address to a user id
+#[utoipa::path(get, path = "/users/resolve/{username}", tag = "Users", operation_id = "resolveUser",
+    params(("username" = String, Path, description = "Username or e-mail address")),
+    responses((status = 200, description = "Success", body = Object), (status = 404, description = "No such user", body = Object)))]
 pub async fn resolve_user(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,

@@ -21,6 +21,8 @@ pub enum ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// A finer, stable reason a front end may show as its error code (e.g. "NotPermitted").
+    pub reason: Option<&'static str>,
 }
 
 impl Error {
@@ -28,6 +30,15 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            reason: None,
+        }
+    }
+
+    /// An error with a stable reason code for front ends that show one.
+    pub fn with_reason(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Error {
+        Error {
+            reason: Some(reason),
+            ..Error::new(kind, message)
         }
     }
 }

@@ -75,15 +75,6 @@ impl Engine {
         Ok(self.store.get_user(id).await?)
     }
 
-    /// Resolves a recipient address to its user: exact key first (dots and `+label` folded).
-    pub async fn resolve_recipient(&self, rcpt: &str) -> Result<Option<UserRow>> {
-        let key = address::normalize(rcpt)?;
-        match self.store.find_address(&key).await? {
-            Some(found) => Ok(Some(self.store.get_user(&found.user_id).await?)),
-            None => Ok(None),
-        }
-    }
-
     /// Stores a message in a mailbox: parse once, cut large bodies into shared blobs, charge quota,
     /// allocate UID/MODSEQ, journal and notify. Returns (UIDVALIDITY, stored row).
     pub async fn append(
@@ -200,9 +191,33 @@ impl Engine {
         }
         .await;
         match result {
-            Ok((_, row)) => DeliveryOutcome::Delivered { uid: row.uid },
+            Ok((_, row)) => {
+                self.register_from(user_id, &row.content_id).await;
+                DeliveryOutcome::Delivered { uid: row.uid }
+            }
             Err(e) => DeliveryOutcome::Failed(e),
         }
+    }
+
+    /// Adds the sender of a delivered message to the user's address register.
+    async fn register_from(&self, user_id: &str, content_id: &str) {
+        let Ok(infos) = self.store.content_infos(user_id, &[content_id]).await else {
+            return;
+        };
+        let Some(from) = infos.values().next().and_then(|json| {
+            serde_json::from_str::<eider_mime::MessageInfo>(json)
+                .ok()?
+                .fields
+                .from
+        }) else {
+            return;
+        };
+        let first = from.split(',').next().unwrap_or_default().trim();
+        let (name, addr) = match first.rsplit_once('<') {
+            Some((name, rest)) => (name.trim().trim_matches('"'), rest.trim_end_matches('>')),
+            None => ("", first),
+        };
+        self.register_sender(user_id, addr.trim(), name).await;
     }
 
     pub async fn mailbox_uids(&self, user_id: &str, mailbox_id: &str) -> Result<Vec<u32>> {

@@ -7,6 +7,7 @@
 //! SQL: the store crate does.
 
 pub mod address;
+mod addresses;
 mod auth;
 mod directory;
 mod error;
@@ -16,7 +17,12 @@ mod ingest;
 mod mailbox;
 mod notify;
 mod sync;
+mod rules;
 
+pub use addresses::{
+    AddressChange, AddressInput, DomainRename, MAX_TARGETS as MAX_FORWARD_TARGETS, Resolution,
+    parse_address,
+};
 pub use auth::{hash_password, verify_password};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::Flags;
@@ -28,7 +34,8 @@ pub use notify::{Notification, Notifier};
 
 pub use eider_mime::MessageInfo;
 pub use eider_store::{
-    Changes, CopyResult, ExpungeResult, FlagUpdate, JournalEntry, MailboxRow, MessageRow, Store,
+    AddressEntry, AddressFilter, AddressPage, AutoreplyRow, Changes, CopyResult, DomainAliasRow,
+    ExpungeResult, FilterRow, FlagUpdate, JournalEntry, MailboxRow, MessageRow, RegisterRow, Store,
     StoreMode, StoreOptions, UidRange, UserRow,
 };
 

@@ -3,7 +3,7 @@
 use crate::LmtpConfig;
 use crate::command::{self, Command, ParseError};
 use crate::lines::{self, DataOutcome, LineStatus};
-use eider_engine::{DeliveryOutcome, Engine, ErrorKind, address};
+use eider_engine::{DeliveryOutcome, Engine, ErrorKind, Resolution, address};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +25,8 @@ const MAX_ERRORS: u32 = 20;
 const OVER_QUOTA: &str = "552 5.2.2";
 
 struct Recipient {
-    user_id: String,
+    /// One user for a user address; every local target of a forwarded address.
+    user_ids: Vec<String>,
     /// The address as the client gave it; it goes into `Delivered-To` and the reply.
     given: String,
 }
@@ -256,21 +257,28 @@ where
         if count >= self.config.max_recipients {
             return self.reply("452 4.5.3 Too many recipients").await;
         }
-        let reply = match self.engine.resolve_recipient(&to).await {
-            Ok(Some(user)) if user.disabled => {
+        let reply = match self.engine.resolve_delivery(&to).await {
+            Ok(Resolution::Deliver(users)) if users.len() == 1 && users[0].disabled => {
                 format!("550 5.2.1 <{to}>: mailbox disabled")
             }
-            Ok(Some(user)) => {
+            Ok(Resolution::Deliver(users)) => {
                 let reply = format!("250 2.1.5 <{to}> OK");
                 if let Some(t) = self.transaction.as_mut() {
                     t.recipients.push(Recipient {
-                        user_id: user.id,
+                        user_ids: users
+                            .into_iter()
+                            .filter(|u| !u.disabled)
+                            .map(|u| u.id)
+                            .collect(),
                         given: to,
                     });
                 }
                 reply
             }
-            Ok(None) => format!("550 5.1.1 <{to}>: user unknown"),
+            // A forwarded address Eider cannot serve: refused permanently (5.7.1, delivery not
+            // authorized), so the sender learns at once rather than after queue retries.
+            Ok(Resolution::Refused(why)) => format!("550 5.7.1 <{to}>: {why}"),
+            Ok(Resolution::Unknown) => format!("550 5.1.1 <{to}>: user unknown"),
             Err(e) if e.kind == ErrorKind::Invalid => {
                 format!("501 5.1.3 <{to}>: bad recipient address syntax")
             }
@@ -317,31 +325,54 @@ where
             }
             Err(e) => return Err(e),
         };
-        // The same user named twice (say by two aliases) gets one copy; every RCPT still gets
-        // its own reply, the outcome of that copy.
+        // The same user named twice (say by two aliases, or as a forwarding target) gets one
+        // copy; every RCPT still gets its own reply, the outcome of its copies.
         let mut unique: Vec<(String, String)> = Vec::new();
-        let mut slot = Vec::with_capacity(transaction.recipients.len());
+        let mut slots: Vec<Vec<usize>> = Vec::with_capacity(transaction.recipients.len());
         for r in &transaction.recipients {
-            match unique.iter().position(|(id, _)| *id == r.user_id) {
-                Some(i) => slot.push(i),
-                None => {
-                    unique.push((r.user_id.clone(), r.given.clone()));
-                    slot.push(unique.len() - 1);
+            let mut mine = Vec::new();
+            for user_id in &r.user_ids {
+                match unique.iter().position(|(id, _)| id == user_id) {
+                    Some(i) => mine.push(i),
+                    None => {
+                        unique.push((user_id.clone(), r.given.clone()));
+                        mine.push(unique.len() - 1);
+                    }
                 }
             }
+            slots.push(mine);
         }
         let outcomes = self
             .engine
             .deliver(&raw, &transaction.return_path, &unique)
             .await;
         drop(raw);
-        for (r, i) in transaction.recipients.iter().zip(slot) {
-            let reply = match outcomes.get(i) {
-                Some(DeliveryOutcome::Delivered { uid }) => {
-                    tracing::info!(peer = %self.peer, rcpt = %r.given, user = %r.user_id, uid, "delivered");
+        for (r, mine) in transaction.recipients.iter().zip(slots) {
+            // A forwarded address with several targets succeeds when any copy was stored: a
+            // retry would duplicate the stored copies. Failed copies are logged.
+            let delivered = mine
+                .iter()
+                .filter_map(|&i| match outcomes.get(i) {
+                    Some(DeliveryOutcome::Delivered { uid }) => Some((i, *uid)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            let failure = mine.iter().find_map(|&i| match outcomes.get(i) {
+                Some(DeliveryOutcome::Failed(e)) => Some(Some(e)),
+                None => Some(None),
+                _ => None,
+            });
+            let reply = match (delivered.first(), failure) {
+                (Some(_), failure) => {
+                    for (i, uid) in &delivered {
+                        tracing::info!(peer = %self.peer, rcpt = %r.given, user = %unique[*i].0, uid, "delivered");
+                    }
+                    if let Some(e) = failure {
+                        tracing::warn!(peer = %self.peer, rcpt = %r.given, error = ?e, "one copy of a forwarded message failed");
+                    }
                     format!("250 2.0.0 <{}> delivered", r.given)
                 }
-                Some(DeliveryOutcome::Failed(e)) => match e.kind {
+                (None, Some(Some(e))) => match e.kind {
                     ErrorKind::OverQuota => format!("{OVER_QUOTA} <{}> Mailbox full", r.given),
                     ErrorKind::TooBig => format!("552 5.3.4 <{}> Message too big", r.given),
                     _ => {
@@ -349,7 +380,7 @@ where
                         format!("451 4.3.0 <{}> temporary failure", r.given)
                     }
                 },
-                None => {
+                (None, _) => {
                     tracing::error!(peer = %self.peer, rcpt = %r.given, "engine returned no outcome");
                     format!("451 4.3.0 <{}> temporary failure", r.given)
                 }

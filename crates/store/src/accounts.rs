@@ -162,7 +162,10 @@ impl Store {
     /// Finds the user owning an address by its normalized key.
     pub async fn find_address(&self, normalized: &str) -> Result<Option<AddressRow>> {
         let row = sqlx::query(
-            "SELECT id, user_id, address, normalized, main, created FROM addresses WHERE normalized = $1",
+            // Forwarded and wildcard entries never name a user by themselves: recipient resolution
+            // reads them with `find_address_entries`, and logins must not match them.
+            "SELECT id, user_id, address, normalized, main, created FROM addresses \
+             WHERE normalized = $1 AND forwarded = 0 AND user_id <> '' AND normalized NOT LIKE '%*%'",
         )
         .bind(normalized)
         .fetch_optional(&self.pool)

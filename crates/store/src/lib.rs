@@ -8,18 +8,24 @@
 //! BLOB/BYTEA) and `$N` placeholders, so every query is written once. The DDL is kept per back end.
 
 mod accounts;
+mod addresses;
 mod blobs;
 mod mailboxes;
 mod messages;
+mod rules;
 mod sync;
 
 pub use accounts::{AddressRow, NewUser, UserRow};
+pub use addresses::{
+    AddressEntry, AddressFilter, AddressPage, DomainAliasRow, NewAddress, RegisterRow,
+};
 pub use blobs::{BlobStore, encode_skeleton};
 pub use mailboxes::MailboxRow;
 pub use messages::{
     Changes, CopyResult, ExpungeResult, FlagUpdate, JournalEntry, MessageRow, NewContent, Segment,
     StoreMode, UidRange,
 };
+pub use rules::{AutoreplyRow, FilterRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -85,8 +91,14 @@ pub struct Store {
     pub(crate) write_lock: Arc<Mutex<()>>,
 }
 
-const MIGRATIONS_SQLITE: &[&str] = &[include_str!("migrations/sqlite_001.sql")];
-const MIGRATIONS_POSTGRES: &[&str] = &[include_str!("migrations/postgres_001.sql")];
+const MIGRATIONS_SQLITE: &[&str] = &[
+    include_str!("migrations/sqlite_001.sql"),
+    include_str!("migrations/sqlite_004_addresses.sql"),
+];
+const MIGRATIONS_POSTGRES: &[&str] = &[
+    include_str!("migrations/postgres_001.sql"),
+    include_str!("migrations/postgres_004_addresses.sql"),
+];
 
 impl Store {
     /// Opens the store; does not migrate (see [`Store::migrate`]).

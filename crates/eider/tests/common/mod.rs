@@ -462,3 +462,62 @@ impl Server {
         }
     }
 }
+
+/// An HTTP answer: status and JSON body (Null when empty).
+pub struct ApiReply {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// One JSON request to the API with curl; `body` is sent as is.
+pub fn api_request(port: u16, method: &str, path: &str, body: Option<&str>) -> ApiReply {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-S", "-g", "-X", method, "-w", "\n%{http_code}"])
+        .arg(format!("http://127.0.0.1:{port}{path}"));
+    if body.is_some() {
+        cmd.args([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            "@-",
+        ]);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl must be installed");
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(body) = body {
+        stdin.write_all(body.as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').expect("curl output");
+    ApiReply {
+        status: status.trim().parse().unwrap(),
+        body: if body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+        },
+    }
+}
+
+/// Messages in a user's INBOX, over IMAP (LOGIN + STATUS).
+pub fn inbox_count(imap_port: u16, login: &str, password: &str) -> u32 {
+    let mut c = LineClient::connect(imap_port);
+    c.line();
+    c.send(format!("a LOGIN {login} {password}\r\n").as_bytes());
+    let login_reply = c.until("a ");
+    assert!(login_reply.contains("a OK"), "{login_reply}");
+    c.send(b"b STATUS INBOX (MESSAGES)\r\n");
+    let status = c.until("b ");
+    status
+        .split("(MESSAGES ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no MESSAGES in {status:?}"))
+}
