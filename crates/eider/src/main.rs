@@ -105,6 +105,8 @@ async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
         max_message_size: config.max_message_size,
         blob_threshold: config.blob_threshold,
         hostname: config.hostname.clone(),
+        token_ttl: config.auth.token_ttl,
+        authlog_ttl: config.auth.authlog_ttl,
     };
     Engine::open(&opts, engine_config)
         .await
@@ -257,6 +259,12 @@ async fn serve(engine: Engine, config: Config) -> anyhow::Result<()> {
         let api_config = eider_api::ApiConfig {
             access_token: config.api.access_token.clone(),
             max_body_size: config.api.max_body_size,
+            imap_port: config
+                .imap
+                .listen
+                .rsplit_once(':')
+                .and_then(|(_, port)| port.parse().ok())
+                .unwrap_or(143),
         };
         tasks.spawn(eider_api::serve(
             listener,

@@ -7,7 +7,9 @@
 //! SQL: the store crate does.
 
 pub mod address;
+mod asp;
 mod auth;
+mod authlog;
 mod directory;
 mod error;
 pub mod flags;
@@ -15,8 +17,14 @@ mod hashing;
 mod ingest;
 mod mailbox;
 mod notify;
+mod tokens;
+mod totp;
+mod users;
 
-pub use auth::{hash_password, verify_password};
+pub use asp::{ASP_SCOPES, CreateAsp};
+pub use auth::{AuthContext, Authenticated, Scope, hash_password, verify_password};
+pub use authlog::Attempt;
+pub use eider_store::new_id;
 pub use error::{Error, ErrorKind, Result};
 pub use flags::Flags;
 pub use ingest::{CreateUser, DeliveryOutcome};
@@ -24,11 +32,13 @@ pub use mailbox::{
     INBOX, MailboxStatus, SPECIAL_USE_DEFAULTS, canonical_special_use as mailbox_special_use,
 };
 pub use notify::{Notification, Notifier};
+pub use totp::TotpSetup;
+pub use users::{UpdateUser, UserFilter, UserPage};
 
 pub use eider_mime::MessageInfo;
 pub use eider_store::{
-    Changes, CopyResult, ExpungeResult, FlagUpdate, JournalEntry, MailboxRow, MessageRow, Store,
-    StoreMode, StoreOptions, UidRange, UserRow,
+    AspRow, AuthLogRow, Changes, CopyResult, Cursor, ExpungeResult, FlagUpdate, JournalEntry,
+    MailboxRow, MessageRow, Store, StoreMode, StoreOptions, UidRange, UserRow,
 };
 
 use std::sync::Arc;
@@ -42,6 +52,10 @@ pub struct EngineConfig {
     pub blob_threshold: u64,
     /// Hostname written into Received-style headers and LMTP greetings.
     pub hostname: String,
+    /// Seconds an API access token stays valid.
+    pub token_ttl: u64,
+    /// Seconds an authentication log entry is kept.
+    pub authlog_ttl: u64,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +64,8 @@ impl Default for EngineConfig {
             max_message_size: 64 * 1024 * 1024,
             blob_threshold: 2048,
             hostname: "localhost".into(),
+            token_ttl: 12 * 60 * 60,
+            authlog_ttl: 30 * 24 * 60 * 60,
         }
     }
 }

@@ -8,11 +8,13 @@
 //! BLOB/BYTEA) and `$N` placeholders, so every query is written once. The DDL is kept per back end.
 
 mod accounts;
+mod auth;
 mod blobs;
 mod mailboxes;
 mod messages;
 
-pub use accounts::{AddressRow, NewUser, UserRow};
+pub use accounts::{AddressRow, NewUser, UserRow, UserUpdate};
+pub use auth::{AspRow, AuthLogRow, Cursor, NewAsp, TokenRow, TotpRow};
 pub use blobs::{BlobStore, encode_skeleton};
 pub use mailboxes::MailboxRow;
 pub use messages::{
@@ -84,8 +86,14 @@ pub struct Store {
     pub(crate) write_lock: Arc<Mutex<()>>,
 }
 
-const MIGRATIONS_SQLITE: &[&str] = &[include_str!("migrations/sqlite_001.sql")];
-const MIGRATIONS_POSTGRES: &[&str] = &[include_str!("migrations/postgres_001.sql")];
+const MIGRATIONS_SQLITE: &[&str] = &[
+    include_str!("migrations/sqlite_001.sql"),
+    include_str!("migrations/sqlite_002_auth.sql"),
+];
+const MIGRATIONS_POSTGRES: &[&str] = &[
+    include_str!("migrations/postgres_001.sql"),
+    include_str!("migrations/postgres_002_auth.sql"),
+];
 
 impl Store {
     /// Opens the store; does not migrate (see [`Store::migrate`]).
