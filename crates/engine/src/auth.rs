@@ -140,9 +140,9 @@ impl Engine {
                 self.record_auth(log).await;
                 return Err(failed());
             }
-            self.store.touch_asp(&asp.id, &ctx.protocol).await?;
             log.result("success", "asp");
-            self.record_auth(log).await;
+            let event = self.record_auth(log).await.unwrap_or_default();
+            self.store.touch_asp(&asp.id, &event).await?;
             return Ok(Authenticated {
                 user,
                 asp: Some(asp),

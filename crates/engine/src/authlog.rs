@@ -49,13 +49,18 @@ impl Attempt {
 }
 
 impl Engine {
-    /// Writes an attempt. A failure to log never fails the login: it is reported and dropped.
-    pub async fn record_auth(&self, attempt: Attempt) {
+    /// Writes an attempt and returns its id. A failure to log never fails the login: it is
+    /// reported and dropped.
+    pub async fn record_auth(&self, attempt: Attempt) -> Option<String> {
         let mut row = attempt.row;
         row.created = unix_now();
         row.expires = row.created + self.config.authlog_ttl as i64;
-        if let Err(e) = self.store.insert_authlog(&row).await {
-            tracing::error!(error = %e, user = %row.user_id, "could not write the auth log");
+        match self.store.insert_authlog(&row).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, user = %row.user_id, "could not write the auth log");
+                None
+            }
         }
     }
 
