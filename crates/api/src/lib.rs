@@ -5,14 +5,19 @@
 //! errors in one function, [`error::ApiError::from_engine`].
 
 mod addresses;
+mod asps;
 mod auth;
+mod authlog;
 mod autoreply;
 mod domainaliases;
 mod error;
 mod filters;
+mod input;
 mod listener;
 pub mod openapi;
 mod probes;
+mod sessions;
+mod twofa;
 mod users;
 mod validate;
 
@@ -27,7 +32,6 @@ use axum::routing::get;
 use eider_engine::Engine;
 use error::ApiError;
 use serde_json::json;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +43,8 @@ pub struct ApiConfig {
     /// Cancelled when the instance begins to shut down: `/health/ready` turns 503 while the API
     /// keeps answering until the other listeners have drained.
     pub draining: CancellationToken,
+    /// IMAP port written into generated `.mobileconfig` profiles.
+    pub imap_port: u16,
 }
 
 /// Shared by every handler.
@@ -46,6 +52,7 @@ pub struct ApiConfig {
 pub(crate) struct AppState {
     pub engine: Engine,
     pub draining: CancellationToken,
+    pub imap_port: u16,
 }
 
 /// Declares the served routes once: the router is built from this list and
@@ -72,6 +79,31 @@ api_routes! {
     get "/users/resolve/{username}" => users::resolve_user,
     get "/users/{user}" => users::get_user,
     get "/health" => health,
+    get "/users" => users::list_users,
+    put "/users/{user}" => users::update_user,
+    delete "/users/{user}" => users::delete_user,
+    put "/users/{user}/logout" => users::logout_user,
+    post "/users/{user}/quota/reset" => users::reset_quota,
+    post "/quota/reset" => users::reset_all_quotas,
+    // authentication
+    post "/authenticate" => sessions::authenticate,
+    delete "/authenticate" => sessions::invalidate_token,
+    get "/authenticated" => sessions::authenticated,
+    post "/preauth" => sessions::preauth,
+    // application-specific passwords
+    get "/users/{user}/asps" => asps::list_asps,
+    post "/users/{user}/asps" => asps::create_asp,
+    get "/users/{user}/asps/{asp}" => asps::get_asp,
+    delete "/users/{user}/asps/{asp}" => asps::delete_asp,
+    // two-factor authentication
+    post "/users/{user}/2fa/totp/setup" => twofa::setup_totp,
+    post "/users/{user}/2fa/totp/enable" => twofa::enable_totp,
+    post "/users/{user}/2fa/totp/check" => twofa::check_totp,
+    delete "/users/{user}/2fa/totp" => twofa::disable_totp,
+    delete "/users/{user}/2fa" => twofa::disable_2fa,
+    // authentication log
+    get "/users/{user}/authlog" => authlog::list_authlog,
+    get "/users/{user}/authlog/{event}" => authlog::get_authlog_event,
     // addresses
     get "/addresses" => addresses::list_addresses,
     post "/users/{user}/addresses" => addresses::create_user_address,
@@ -106,12 +138,13 @@ api_routes! {
     delete "/users/{user}/filters/{filter}" => filters::delete_filter,
 }
 
-/// The API's routes and layers, ready to serve.
+/// The API's routes and layers. Access control ([`auth::authorize`]) wraps this router in
+/// [`serve`], before routing, so it can rewrite `/users/me`.
 pub fn router(engine: Engine, config: &ApiConfig) -> Router {
-    let token = Arc::new(config.access_token.clone());
     let state = AppState {
         engine,
         draining: config.draining.clone(),
+        imap_port: config.imap_port,
     };
     // Added after the token layer, so it does not apply to them.
     let probes = Router::new()
@@ -122,11 +155,6 @@ pub fn router(engine: Engine, config: &ApiConfig) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            token,
-            auth::require_token,
-        ))
-        // Added after the token layer, so served without a token (see openapi::serve_document).
         .route("/openapi.json", get(openapi::serve_document))
         .merge(probes)
         .layer(DefaultBodyLimit::max(config.max_body_size))
@@ -139,11 +167,21 @@ pub async fn serve(
     config: ApiConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let auth_state = auth::AuthState {
+        engine: engine.clone(),
+        root_token: config.access_token.clone(),
+    };
     let app = router(engine, &config);
     let listener = listener::ProxyListener::start(listener, config.proxy, shutdown.clone())?;
+    let app = tower::Layer::layer(
+        &axum::middleware::from_fn_with_state(auth_state, auth::authorize),
+        app,
+    );
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<ClientAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            ClientAddr,
+        >(app),
     )
     .with_graceful_shutdown(shutdown.cancelled_owned())
     .await?;
@@ -186,4 +224,43 @@ async fn method_not_allowed(method: axum::http::Method) -> ApiError {
         "MethodNotAllowed",
         format!("{method} is not allowed"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    /// Every account and authentication route is described, with WildDuck's paths.
+    #[test]
+    fn auth_routes_are_documented() {
+        let mut doc = crate::users::Doc::openapi();
+        doc.merge(crate::sessions::Doc::openapi());
+        doc.merge(crate::asps::Doc::openapi());
+        doc.merge(crate::twofa::Doc::openapi());
+        doc.merge(crate::authlog::Doc::openapi());
+        let paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+        for path in [
+            "/users",
+            "/users/{user}",
+            "/users/{user}/logout",
+            "/users/{user}/quota/reset",
+            "/quota/reset",
+            "/authenticate",
+            "/authenticated",
+            "/preauth",
+            "/users/{user}/asps",
+            "/users/{user}/asps/{asp}",
+            "/users/{user}/2fa/totp/setup",
+            "/users/{user}/2fa/totp/enable",
+            "/users/{user}/2fa/totp/check",
+            "/users/{user}/2fa/totp",
+            "/users/{user}/2fa",
+            "/users/{user}/authlog",
+            "/users/{user}/authlog/{event}",
+        ] {
+            assert!(paths.contains(&path), "{path} missing from {paths:?}");
+        }
+        let json = doc.to_json().unwrap();
+        assert!(json.contains("\"AuthenticateRequest\""));
+    }
 }

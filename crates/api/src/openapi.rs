@@ -45,6 +45,10 @@ fn module_docs() -> Vec<utoipa::openapi::OpenApi> {
         crate::domainaliases::Doc::openapi(),
         crate::autoreply::Doc::openapi(),
         crate::filters::Doc::openapi(),
+        crate::sessions::Doc::openapi(),
+        crate::asps::Doc::openapi(),
+        crate::twofa::Doc::openapi(),
+        crate::authlog::Doc::openapi(),
     ]
 }
 

@@ -1,13 +1,15 @@
-//! `/users` routes: create, get, resolve.
+//! `/users` routes: list, create, get, update, delete, resolve, logout, quota reset.
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Subject};
+use crate::input::{self, Params};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use eider_engine::{CreateUser, UserRow};
+use eider_engine::{CreateUser, UpdateUser, UserFilter, UserRow};
 use serde_json::{Map, Value, json};
 
 /// How an optional WildDuck field is checked before it is kept in `props`.
@@ -59,6 +61,7 @@ const PROPS: &[(&str, Kind)] = &[
     ("encryptMessages", Kind::Bool),
     ("encryptForwarded", Kind::Bool),
     ("featureFlags", Kind::Object),
+    ("suspended", Kind::Bool),
 ];
 
 /// Fields that are validated but neither acted on nor stored.
@@ -70,7 +73,7 @@ const IGNORED: &[(&str, Kind)] = &[
 ];
 
 /// The request body as a JSON object; anything else is a WildDuck-shaped 400 (or 413).
-fn json_object(body: Result<Bytes, BytesRejection>) -> ApiResult<Map<String, Value>> {
+pub(crate) fn json_object(body: Result<Bytes, BytesRejection>) -> ApiResult<Map<String, Value>> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -91,6 +94,22 @@ fn json_object(body: Result<Bytes, BytesRejection>) -> ApiResult<Map<String, Val
         Err(e) => Err(ApiError::invalid(format!(
             "Invalid JSON in request body: {e}"
         ))),
+    }
+}
+
+/// A boolean as Joi takes it: true/false, also "true"/"yes"/"1"/... and 1/0.
+pub(crate) fn check_bool(name: &str, value: &Value) -> ApiResult<bool> {
+    let err = || ApiError::invalid(format!("\"{name}\" must be a boolean"));
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "on" => Ok(true),
+            "false" | "no" | "n" | "0" | "off" | "" => Ok(false),
+            _ => Err(err()),
+        },
+        Value::Number(n) if n.as_f64() == Some(1.0) => Ok(true),
+        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(false),
+        _ => Err(err()),
     }
 }
 
@@ -118,17 +137,7 @@ fn check(name: &str, kind: Kind, value: &Value) -> ApiResult<Value> {
             }
             Ok(json!(n))
         }
-        Kind::Bool => match value {
-            Value::Bool(b) => Ok(json!(b)),
-            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "y" | "1" | "on" => Ok(json!(true)),
-                "false" | "no" | "n" | "0" | "off" | "" => Ok(json!(false)),
-                _ => Err(err("must be a boolean")),
-            },
-            Value::Number(n) if n.as_f64() == Some(1.0) => Ok(json!(true)),
-            Value::Number(n) if n.as_f64() == Some(0.0) => Ok(json!(false)),
-            _ => Err(err("must be a boolean")),
-        },
+        Kind::Bool => check_bool(name, value).map(Value::Bool),
         Kind::StrArray => match value {
             Value::Array(items) if items.iter().all(Value::is_string) => Ok(value.clone()),
             Value::Array(_) => Err(err("must be an array of strings")),
@@ -153,7 +162,11 @@ fn check(name: &str, kind: Kind, value: &Value) -> ApiResult<Value> {
     }
 }
 
-fn optional_string(body: &Map<String, Value>, name: &str, max: usize) -> ApiResult<Option<String>> {
+pub(crate) fn optional_string(
+    body: &Map<String, Value>,
+    name: &str,
+    max: usize,
+) -> ApiResult<Option<String>> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() > max => Err(ApiError::invalid(format!(
@@ -163,10 +176,6 @@ fn optional_string(body: &Map<String, Value>, name: &str, max: usize) -> ApiResu
         Some(_) => Err(ApiError::invalid(format!("\"{name}\" must be a string"))),
     }
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(create_user, get_user, resolve_user))]
-pub(crate) struct Doc;
 
 /// Create a new user
 #[utoipa::path(post, path = "/users", tag = "Users", operation_id = "createUser",
@@ -243,7 +252,7 @@ pub async fn create_user(
 }
 
 /// A `{user}` path segment: 24 hex digits, lowercased.
-fn user_id(path: Result<Path<String>, PathRejection>) -> ApiResult<String> {
+pub(crate) fn user_id(path: Result<Path<String>, PathRejection>) -> ApiResult<String> {
     let Path(id) = path.map_err(|e| ApiError::invalid(format!("\"user\" {e}")))?;
     if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::invalid(
@@ -259,6 +268,7 @@ fn user_id(path: Result<Path<String>, PathRejection>) -> ApiResult<String> {
     responses((status = 200, description = "Success", body = Object), (status = 400, description = "Invalid input", body = Object), (status = 404, description = "No such user", body = Object)))]
 pub async fn get_user(
     State(state): State<AppState>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Value>> {
     let id = user_id(path)?;
@@ -272,7 +282,22 @@ pub async fn get_user(
         .main_address(&user.id)
         .await
         .map_err(|e| ApiError::from_engine(e, Subject::User))?;
-    Ok(Json(user_json(&user, address)))
+    let mut out = user_json(&user, address);
+    out["enabled2fa"] = enabled_2fa(&state, &user.id).await?;
+    if !caller.is_root() {
+        // internalData is for the operator, not the user.
+        out.as_object_mut().map(|o| o.remove("internalData"));
+    }
+    Ok(Json(out))
+}
+
+async fn enabled_2fa(state: &AppState, user_id: &str) -> ApiResult<Value> {
+    let on = state
+        .engine
+        .totp_enabled(user_id)
+        .await
+        .map_err(|e| ApiError::from_engine(e, Subject::User))?;
+    Ok(if on { json!(["totp"]) } else { json!([]) })
 }
 
 /// WildDuck's user object. Fields Eider does not implement get WildDuck's neutral defaults;
@@ -319,7 +344,7 @@ fn user_json(user: &UserRow, address: Option<String>) -> Value {
         "hasPasswordSet": !user.password_hash.is_empty(),
         "activated": true,
         "disabled": user.disabled,
-        "suspended": false,
+        "suspended": prop("suspended", json!(false)),
         "passwordPwned": false,
         "require2faEnabled": prop("require2faEnabled", json!(false)),
         "requirePasswordChange": prop("requirePasswordChange", json!(false)),
@@ -360,6 +385,357 @@ pub async fn resolve_user(
         .map_err(|e| ApiError::from_engine(e, Subject::User))?;
     Ok(Json(json!({ "success": true, "id": user.id })))
 }
+
+/// The main fields of `POST /users` and `PUT /users/{user}`; every other WildDuck user field
+/// is accepted too, validated and kept (see `PROPS`).
+#[allow(dead_code)] // Describes the request for OpenAPI; the handlers read the JSON themselves.
+#[derive(utoipa::ToSchema)]
+pub struct UserFields {
+    /// Required at creation.
+    username: Option<String>,
+    password: Option<String>,
+    /// Update only: checked before any change.
+    #[schema(rename = "existingPassword")]
+    existing_password: Option<String>,
+    name: Option<String>,
+    address: Option<String>,
+    /// Bytes; 0 = unlimited.
+    quota: Option<u64>,
+    disabled: Option<bool>,
+    /// Update only: turns TOTP off.
+    disable2fa: Option<bool>,
+    tags: Option<Vec<String>>,
+    #[schema(rename = "metaData", value_type = Option<Object>)]
+    meta_data: Option<()>,
+}
+
+/// `PUT /users/{user}/logout` body.
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+pub struct LogoutRequest {
+    reason: Option<String>,
+    sess: Option<String>,
+    ip: Option<String>,
+}
+
+fn engine_err(e: eider_engine::Error) -> ApiError {
+    ApiError::from_engine(e, Subject::User)
+}
+
+pub(crate) fn params(query: Result<Query<Params>, QueryRejection>) -> ApiResult<Params> {
+    query
+        .map(|Query(p)| p)
+        .map_err(|e| ApiError::invalid(format!("Invalid query string: {e}")))
+}
+
+fn tag_list(params: &Params, name: &str) -> ApiResult<Vec<String>> {
+    Ok(input::query_string(params, name, 1024)?
+        .map(|v| {
+            v.split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// `GET /users`
+#[utoipa::path(get, path = "/users", tag = "Users",
+    params(
+        ("query" = Option<String>, Query, description = "Partial match of username or address"),
+        ("tags" = Option<String>, Query, description = "Comma separated tags, any of them"),
+        ("requiredTags" = Option<String>, Query, description = "Comma separated tags, all of them"),
+        ("metaData" = Option<bool>, Query, description = "Include metaData"),
+        ("internalData" = Option<bool>, Query, description = "Include internalData"),
+        ("limit" = Option<u32>, Query, description = "Page size, default 20"),
+        ("next" = Option<String>, Query, description = "Cursor for the next page"),
+        ("previous" = Option<String>, Query, description = "Cursor for the previous page"),
+        ("page" = Option<u32>, Query, description = "Page number, echoed back"),
+    ),
+    responses((status = 200, description = "A page of users")))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<Params>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let params = params(query)?;
+    let text = input::query_string(&params, "query", 256)?.unwrap_or_default();
+    let filter = UserFilter {
+        query: text.clone(),
+        any_tags: tag_list(&params, "tags")?,
+        all_tags: tag_list(&params, "requiredTags")?,
+    };
+    let limit = input::query_limit(&params)?;
+    let page = input::query_page(&params)?;
+    let with_meta = input::query_bool(&params, "metaData", false)?;
+    let with_internal = input::query_bool(&params, "internalData", false)? && caller.is_root();
+    input::query_string(&params, "forward", 256)?;
+    let (key, backwards) = input::cursor_key(&params)?;
+    let found = state
+        .engine
+        .list_users(&filter, input::as_cursor(&key, backwards), limit)
+        .await
+        .map_err(engine_err)?;
+    let mut results = Vec::with_capacity(found.users.len());
+    for user in &found.users {
+        let address = state
+            .engine
+            .main_address(&user.id)
+            .await
+            .map_err(engine_err)?;
+        let full = user_json(user, address);
+        let mut row = json!({
+            "id": full["id"],
+            "username": full["username"],
+            "name": full["name"],
+            "address": full["address"],
+            "tags": full["tags"],
+            "targets": full["targets"],
+            "enabled2fa": enabled_2fa(&state, &user.id).await?,
+            "autoreply": full["autoreply"],
+            "encryptMessages": full["encryptMessages"],
+            "encryptForwarded": full["encryptForwarded"],
+            "quota": full["limits"]["quota"],
+            "hasPasswordSet": full["hasPasswordSet"],
+            "activated": full["activated"],
+            "disabled": full["disabled"],
+            "suspended": full["suspended"],
+        });
+        if with_meta {
+            row["metaData"] = full["metaData"].clone();
+        }
+        if with_internal {
+            row["internalData"] = full["internalData"].clone();
+        }
+        results.push(row);
+    }
+    let next = match found.users.last() {
+        Some(last) if found.has_next => input::encode_cursor(&last.username),
+        _ => json!(false),
+    };
+    let previous = match found.users.first() {
+        Some(first) if found.has_previous => input::encode_cursor(&first.username),
+        _ => json!(false),
+    };
+    Ok(Json(json!({
+        "success": true,
+        "query": text,
+        "total": found.total,
+        "page": page,
+        "previousCursor": previous,
+        "nextCursor": next,
+        "results": results,
+    })))
+}
+
+/// `PUT /users/{user}`
+#[utoipa::path(put, path = "/users/{user}", tag = "Users", request_body = UserFields,
+    params(("user" = String, Path, description = "ID of the User")),
+    responses((status = 200, description = "`{success: true}`")))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = user_id(path)?;
+    let body = json_object(body)?;
+    let user = state.engine.get_user(&id).await.map_err(engine_err)?;
+    let password = match body.get("password") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(false)) => {
+            return Err(ApiError::invalid(
+                "\"password\" cannot be removed: accounts without a password are not supported",
+            ));
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            return Err(ApiError::invalid(
+                "\"password\" cannot be removed: accounts without a password are not supported",
+            ));
+        }
+        Some(_) => optional_string(&body, "password", 256)?,
+    };
+    if let Some(v) = body.get("hashedPassword")
+        && check_bool("hashedPassword", v)?
+    {
+        return Err(ApiError::invalid(
+            "\"hashedPassword\" is not supported: send the password in clear text",
+        ));
+    }
+    let existing = optional_string(&body, "existingPassword", 256)?;
+    if password.is_some() && !caller.is_root() && existing.is_none() {
+        return Err(ApiError::invalid(
+            "\"existingPassword\" is required to change the password",
+        ));
+    }
+    if let Some(existing) = existing
+        && !state.engine.check_master_password(&user, &existing).await
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "AuthFailed",
+            "Password verification failed",
+        ));
+    }
+    let name = optional_string(&body, "name", 256)?;
+    let quota = match body.get("quota") {
+        None | Some(Value::Null) => None,
+        Some(v) => check("quota", Kind::Count, v)?
+            .as_f64()
+            .map(|f| f.min(i64::MAX as f64) as i64),
+    };
+    let disabled = match body.get("disabled") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(check_bool("disabled", v)?),
+    };
+    let disable_2fa = match body.get("disable2fa") {
+        None | Some(Value::Null) => false,
+        Some(v) => check_bool("disable2fa", v)?,
+    };
+    for (field, kind) in IGNORED {
+        if let Some(v) = body.get(*field).filter(|v| !v.is_null()) {
+            check(field, *kind, v)?;
+        }
+    }
+    optional_string(&body, "protocol", 64)?;
+    let mut props = match serde_json::from_str::<Value>(&user.props) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    let mut props_changed = false;
+    for (field, kind) in PROPS {
+        if *field == "internalData" && !caller.is_root() && body.contains_key(*field) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "MissingPrivileges",
+                "internalData can not be changed with a user token",
+            ));
+        }
+        if let Some(v) = body.get(*field).filter(|v| !v.is_null()) {
+            props.insert(field.to_string(), check(field, *kind, v)?);
+            props_changed = true;
+        }
+    }
+    let request = UpdateUser {
+        name,
+        password,
+        quota,
+        disabled,
+        props: props_changed.then(|| Value::Object(props).to_string()),
+    };
+    state
+        .engine
+        .update_user(&id, &request)
+        .await
+        .map_err(engine_err)?;
+    if disable_2fa {
+        state.engine.disable_totp(&id).await.map_err(engine_err)?;
+    }
+    Ok(Json(json!({ "success": true })))
+}
+
+/// `DELETE /users/{user}`: the user and all their mail are removed at once.
+#[utoipa::path(delete, path = "/users/{user}", tag = "Users",
+    params(("user" = String, Path, description = "ID of the User")),
+    responses((status = 200, description = "`{success, user, addresses: {deleted}}`")))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = user_id(path)?;
+    let params = params(query)?;
+    if params
+        .get("deleteAfter")
+        .is_some_and(|v| !v.is_empty() && v != "false")
+    {
+        return Err(ApiError::invalid(
+            "\"deleteAfter\" is not supported: users are deleted at once",
+        ));
+    }
+    let deleted = state.engine.delete_user(&id).await.map_err(engine_err)?;
+    Ok(Json(json!({
+        "success": true,
+        "user": id,
+        "addresses": { "deleted": deleted },
+    })))
+}
+
+/// `PUT /users/{user}/logout`: revokes every access token of the user.
+#[utoipa::path(put, path = "/users/{user}/logout", tag = "Users", request_body = LogoutRequest,
+    params(("user" = String, Path, description = "ID of the User")),
+    responses((status = 200, description = "`{success: true}`")))]
+pub async fn logout_user(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = user_id(path)?;
+    let body = json_object(body)?;
+    optional_string(&body, "reason", 256)?;
+    state.engine.get_user(&id).await.map_err(engine_err)?;
+    state
+        .engine
+        .revoke_user_tokens(&id)
+        .await
+        .map_err(engine_err)?;
+    Ok(Json(json!({ "success": true })))
+}
+
+/// `POST /users/{user}/quota/reset`: recounts storage from the stored messages.
+#[utoipa::path(post, path = "/users/{user}/quota/reset", tag = "Users",
+    params(("user" = String, Path, description = "ID of the User")),
+    responses((status = 200, description = "`{success, storageUsed, previousStorageUsed}`")))]
+pub async fn reset_quota(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = user_id(path)?;
+    let (before, after) = state
+        .engine
+        .recalculate_quota(&id)
+        .await
+        .map_err(engine_err)?;
+    Ok(Json(json!({
+        "success": true,
+        "storageUsed": after,
+        "previousStorageUsed": before,
+    })))
+}
+
+/// `POST /quota/reset`: recounts every user's storage. WildDuck queues this as a task; Eider
+/// has finished the work when it answers, and the task id only names the run.
+#[utoipa::path(post, path = "/quota/reset", tag = "Users",
+    responses((status = 200, description = "`{success, task}`")))]
+pub async fn reset_all_quotas(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let count = state
+        .engine
+        .recalculate_all_quotas()
+        .await
+        .map_err(engine_err)?;
+    tracing::info!(users = count, "storage recounted for all users");
+    Ok(Json(
+        json!({ "success": true, "task": eider_engine::new_id() }),
+    ))
+}
+
+// Merged into `/openapi.json` by the API document module.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_users,
+        create_user,
+        get_user,
+        update_user,
+        delete_user,
+        resolve_user,
+        logout_user,
+        reset_quota,
+        reset_all_quotas
+    ),
+    components(schemas(UserFields, LogoutRequest))
+)]
+pub(crate) struct Doc;
 
 #[cfg(test)]
 mod tests {

@@ -26,6 +26,7 @@ pub struct Config {
     pub lmtp: LmtpSection,
     pub api: ApiSection,
     pub tls: TlsSection,
+    pub auth: AuthSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +94,24 @@ pub struct ApiSection {
     pub proxy_timeout: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// Seconds an API access token from `POST /authenticate` stays valid.
+    pub token_ttl: u64,
+    /// Seconds an authentication log entry is kept.
+    pub authlog_ttl: u64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            token_ttl: 12 * 60 * 60,
+            authlog_ttl: 30 * 24 * 60 * 60,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsSection {
@@ -115,6 +134,7 @@ impl Default for Config {
             lmtp: LmtpSection::default(),
             api: ApiSection::default(),
             tls: TlsSection::default(),
+            auth: AuthSection::default(),
         }
     }
 }
@@ -235,6 +255,9 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.imap.max_line_length < 1024 {
             bail!("imap.max_line_length must be at least 1024");
+        }
+        if self.auth.token_ttl == 0 {
+            bail!("auth.token_ttl must be at least 1 second");
         }
         if self.max_message_size < 1024 {
             bail!("max_message_size must be at least 1024");

@@ -105,6 +105,8 @@ async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
         max_message_size: config.max_message_size,
         blob_threshold: config.blob_threshold,
         hostname: config.hostname.clone(),
+        token_ttl: config.auth.token_ttl,
+        authlog_ttl: config.auth.authlog_ttl,
     };
     Engine::open(&opts, engine_config)
         .await
@@ -272,6 +274,12 @@ async fn serve(engine: Engine, config: Config) -> anyhow::Result<()> {
             max_body_size: config.api.max_body_size,
             proxy: config.api_proxy()?,
             draining: draining.clone(),
+            imap_port: config
+                .imap
+                .listen
+                .rsplit_once(':')
+                .and_then(|(_, port)| port.parse().ok())
+                .unwrap_or(143),
         };
         api_task.spawn(eider_api::serve(
             listener,

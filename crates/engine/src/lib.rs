@@ -8,7 +8,9 @@
 
 pub mod address;
 mod addresses;
+mod asp;
 mod auth;
+mod authlog;
 mod directory;
 mod error;
 pub mod flags;
@@ -16,14 +18,20 @@ mod hashing;
 mod ingest;
 mod mailbox;
 mod notify;
-mod sync;
 mod rules;
+mod sync;
+mod tokens;
+mod totp;
+mod users;
 
 pub use addresses::{
     AddressChange, AddressInput, DomainRename, MAX_TARGETS as MAX_FORWARD_TARGETS, Resolution,
     parse_address,
 };
-pub use auth::{hash_password, verify_password};
+pub use asp::{ASP_SCOPES, CreateAsp};
+pub use auth::{AuthContext, Authenticated, Scope, hash_password, verify_password};
+pub use authlog::Attempt;
+pub use eider_store::new_id;
 pub use error::{Error, ErrorKind, Result};
 pub use flags::Flags;
 pub use ingest::{CreateUser, DeliveryOutcome};
@@ -31,12 +39,14 @@ pub use mailbox::{
     INBOX, MailboxStatus, SPECIAL_USE_DEFAULTS, canonical_special_use as mailbox_special_use,
 };
 pub use notify::{Notification, Notifier};
+pub use totp::TotpSetup;
+pub use users::{UpdateUser, UserFilter, UserPage};
 
 pub use eider_mime::MessageInfo;
 pub use eider_store::{
-    AddressEntry, AddressFilter, AddressPage, AutoreplyRow, Changes, CopyResult, DomainAliasRow,
-    ExpungeResult, FilterRow, FlagUpdate, JournalEntry, MailboxRow, MessageRow, RegisterRow, Store,
-    StoreMode, StoreOptions, UidRange, UserRow,
+    AddressEntry, AddressFilter, AddressPage, AspRow, AuthLogRow, AutoreplyRow, Changes,
+    CopyResult, Cursor, DomainAliasRow, ExpungeResult, FilterRow, FlagUpdate, JournalEntry,
+    MailboxRow, MessageRow, RegisterRow, Store, StoreMode, StoreOptions, UidRange, UserRow,
 };
 
 use std::sync::Arc;
@@ -50,6 +60,10 @@ pub struct EngineConfig {
     pub blob_threshold: u64,
     /// Hostname written into Received-style headers and LMTP greetings.
     pub hostname: String,
+    /// Seconds an API access token stays valid.
+    pub token_ttl: u64,
+    /// Seconds an authentication log entry is kept.
+    pub authlog_ttl: u64,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +72,8 @@ impl Default for EngineConfig {
             max_message_size: 64 * 1024 * 1024,
             blob_threshold: 2048,
             hostname: "localhost".into(),
+            token_ttl: 12 * 60 * 60,
+            authlog_ttl: 30 * 24 * 60 * 60,
         }
     }
 }

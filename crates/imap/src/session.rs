@@ -590,8 +590,9 @@ impl Session {
     }
 
     async fn finish_login(&mut self, username: &str, password: &str) -> Result<Reply, Reply> {
-        let user = match self.engine.authenticate(username, password).await {
-            Ok(user) => user,
+        let ctx = eider_engine::AuthContext::new("imap", self.peer.ip(), eider_engine::Scope::Imap);
+        let user = match self.engine.authenticate(username, password, &ctx).await {
+            Ok(done) => done.user,
             Err(e) if e.kind == eider_engine::ErrorKind::Internal => return Err(from_engine(e)),
             Err(_) => {
                 tracing::info!(peer = %self.peer, username, "IMAP login failed");

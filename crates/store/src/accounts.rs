@@ -1,6 +1,6 @@
 //! Users and their addresses.
 
-use crate::{Result, Store, StoreError, map_unique, new_id, unix_now};
+use crate::{Cursor, Result, Segment, Store, StoreError, map_unique, new_id, unix_now};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -27,6 +27,16 @@ pub struct AddressRow {
     pub normalized: String,
     pub main: bool,
     pub created: i64,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub quota: Option<i64>,
+    pub disabled: Option<bool>,
+    pub props: Option<String>,
 }
 
 /// Everything needed to create a user in one transaction.
@@ -205,4 +215,186 @@ impl Store {
         .map_err(map_unique)?;
         Ok(id)
     }
+
+    pub async fn update_user(&self, id: &str, update: &UserUpdate) -> Result<()> {
+        let mut sets = Vec::new();
+        let mut n = 1;
+        let mut column = |name: &str, present: bool| {
+            if present {
+                sets.push(format!("{name} = ${n}"));
+                n += 1;
+            }
+        };
+        column("name", update.name.is_some());
+        column("password_hash", update.password_hash.is_some());
+        column("quota", update.quota.is_some());
+        column("disabled", update.disabled.is_some());
+        column("props", update.props.is_some());
+        let _w = self.writer().await;
+        if sets.is_empty() {
+            return self.get_user(id).await.map(|_| ());
+        }
+        let sql = format!("UPDATE users SET {} WHERE id = ${n}", sets.join(", "));
+        let mut query = sqlx::query(&sql);
+        if let Some(v) = &update.name {
+            query = query.bind(v);
+        }
+        if let Some(v) = &update.password_hash {
+            query = query.bind(v);
+        }
+        if let Some(v) = update.quota {
+            query = query.bind(v);
+        }
+        if let Some(v) = update.disabled {
+            query = query.bind(i64::from(v));
+        }
+        if let Some(v) = &update.props {
+            query = query.bind(v);
+        }
+        let done = query.bind(id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Users whose username or one of whose addresses contains `contains` (case-insensitive;
+    /// empty matches all), ordered by username, one keyset page.
+    pub async fn search_users(
+        &self,
+        contains: &str,
+        cursor: Cursor<'_>,
+        limit: i64,
+    ) -> Result<Vec<UserRow>> {
+        let (bound, order) = match cursor {
+            Cursor::First => ("$2 = ''", "ASC"),
+            Cursor::After(_) => ("username > $2", "ASC"),
+            Cursor::Before(_) => ("username < $2", "DESC"),
+        };
+        let key = match cursor {
+            Cursor::First => "",
+            Cursor::After(k) | Cursor::Before(k) => k,
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {USER_MATCH} AND {bound} \
+             ORDER BY username {order} LIMIT $3"
+        ))
+        .bind(like_pattern(contains))
+        .bind(key)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+        if matches!(cursor, Cursor::Before(_)) {
+            users.reverse();
+        }
+        Ok(users)
+    }
+
+    pub async fn count_users(&self, contains: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {USER_MATCH}"))
+                .bind(like_pattern(contains))
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn all_user_ids(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM users ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Sets storage_used to the sum of the user's message sizes. Returns (before, after).
+    pub async fn recalculate_storage(&self, id: &str) -> Result<(i64, i64)> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let before: i64 = sqlx::query_scalar("SELECT storage_used FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let after: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM messages WHERE user_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET storage_used = $1 WHERE id = $2")
+            .bind(after)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((before, after))
+    }
+
+    /// Deletes a user and everything stored for them, releasing their blob references.
+    /// Returns how many addresses went with them.
+    pub async fn delete_user(&self, id: &str) -> Result<u64> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let segments: Vec<String> =
+            sqlx::query_scalar("SELECT segments FROM contents WHERE user_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for list in segments {
+            let list: Vec<Segment> =
+                serde_json::from_str(&list).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            for segment in list {
+                sqlx::query("UPDATE blobs SET refcount = refcount - 1 WHERE hash = $1")
+                    .bind(&segment.hash)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let addresses = sqlx::query("DELETE FROM addresses WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for table in [
+            "messages",
+            "contents",
+            "mailboxes",
+            "journal",
+            "access_tokens",
+            "asps",
+            "totp",
+            "authlog",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(addresses)
+    }
+}
+
+/// `$1` is a LIKE pattern over the lower-cased username and addresses.
+const USER_MATCH: &str = "(LOWER(username) LIKE $1 ESCAPE '!' OR EXISTS (SELECT 1 FROM addresses a \
+     WHERE a.user_id = users.id AND LOWER(a.address) LIKE $1 ESCAPE '!'))";
+
+/// `%text%` with LIKE's wildcards escaped (escape character `!`).
+fn like_pattern(contains: &str) -> String {
+    let mut out = String::from("%");
+    for c in contains.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }

@@ -9,16 +9,18 @@
 
 mod accounts;
 mod addresses;
+mod auth;
 mod blobs;
 mod mailboxes;
 mod messages;
 mod rules;
 mod sync;
 
-pub use accounts::{AddressRow, NewUser, UserRow};
+pub use accounts::{AddressRow, NewUser, UserRow, UserUpdate};
 pub use addresses::{
     AddressEntry, AddressFilter, AddressPage, DomainAliasRow, NewAddress, RegisterRow,
 };
+pub use auth::{AspRow, AuthLogRow, Cursor, NewAsp, TokenRow, TotpRow};
 pub use blobs::{BlobStore, encode_skeleton};
 pub use mailboxes::MailboxRow;
 pub use messages::{
@@ -93,10 +95,12 @@ pub struct Store {
 
 const MIGRATIONS_SQLITE: &[&str] = &[
     include_str!("migrations/sqlite_001.sql"),
+    include_str!("migrations/sqlite_002_auth.sql"),
     include_str!("migrations/sqlite_004_addresses.sql"),
 ];
 const MIGRATIONS_POSTGRES: &[&str] = &[
     include_str!("migrations/postgres_001.sql"),
+    include_str!("migrations/postgres_002_auth.sql"),
     include_str!("migrations/postgres_004_addresses.sql"),
 ];
 
