@@ -6,6 +6,11 @@
 
 mod auth;
 mod error;
+mod mailboxes;
+mod messages;
+mod params;
+mod search;
+mod updates;
 mod users;
 
 use axum::Json;
@@ -14,6 +19,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+
 use eider_engine::Engine;
 use error::ApiError;
 use serde_json::json;
@@ -40,6 +46,7 @@ pub fn router(engine: Engine, config: &ApiConfig) -> Router {
         .route("/users", post(users::create_user))
         .route("/users/resolve/{username}", get(users::resolve_user))
         .route("/users/{user}", get(users::get_user))
+        .merge(mail_routes())
         .route("/health", get(health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -50,6 +57,59 @@ pub fn router(engine: Engine, config: &ApiConfig) -> Router {
         ))
         .layer(DefaultBodyLimit::max(config.max_body_size))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Mailboxes, messages, search and the change stream.
+fn mail_routes() -> Router<AppState> {
+    let mailbox = "/users/{user}/mailboxes/{mailbox}";
+    let message = "/users/{user}/mailboxes/{mailbox}/messages/{message}";
+    Router::new()
+        .route(
+            "/users/{user}/mailboxes",
+            get(mailboxes::list_mailboxes).post(mailboxes::create_mailbox),
+        )
+        .route(
+            mailbox,
+            get(mailboxes::get_mailbox)
+                .put(mailboxes::update_mailbox)
+                .delete(mailboxes::delete_mailbox),
+        )
+        .route(
+            &format!("{mailbox}/messages"),
+            get(messages::list_messages)
+                .post(messages::upload_message)
+                .put(messages::update_messages)
+                .delete(messages::delete_all_messages),
+        )
+        .route(
+            message,
+            get(messages::get_message)
+                .put(messages::update_message)
+                .delete(messages::delete_message),
+        )
+        .route(
+            &format!("{message}/message.eml"),
+            get(messages::message_source),
+        )
+        .route(
+            &format!("{message}/attachments/{{attachment}}"),
+            get(messages::download_attachment),
+        )
+        .route(
+            "/users/{user}/search",
+            get(search::search_messages).post(search::search_apply),
+        )
+        .route("/users/{user}/updates", get(updates::updates))
+}
+
+/// OpenAPI documents of the mail routes, for the merged `/openapi.json`.
+pub fn mail_openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut doc = mailboxes::Doc::openapi();
+    doc.merge(messages::Doc::openapi());
+    doc.merge(search::Doc::openapi());
+    doc.merge(updates::Doc::openapi());
+    doc
 }
 
 pub async fn serve(

@@ -8,6 +8,7 @@
 
 pub mod address;
 mod auth;
+pub mod browse;
 mod directory;
 mod error;
 pub mod flags;
@@ -27,8 +28,8 @@ pub use notify::{Notification, Notifier};
 
 pub use eider_mime::MessageInfo;
 pub use eider_store::{
-    Changes, CopyResult, ExpungeResult, FlagUpdate, JournalEntry, MailboxRow, MessageRow, Store,
-    StoreMode, StoreOptions, UidRange, UserRow,
+    Changes, CopyResult, ExpungeResult, FlagUpdate, JournalEntry, MailboxOptions, MailboxRow,
+    MessageFilter, MessageRow, PageKey, Store, StoreMode, StoreOptions, UidRange, UserRow, new_id,
 };
 
 use std::sync::Arc;

@@ -8,11 +8,13 @@
 //! BLOB/BYTEA) and `$N` placeholders, so every query is written once. The DDL is kept per back end.
 
 mod accounts;
+mod api_mail;
 mod blobs;
 mod mailboxes;
 mod messages;
 
 pub use accounts::{AddressRow, NewUser, UserRow};
+pub use api_mail::{ListedMessage, MailboxOptions, MessageFilter, PageKey, PageRequest};
 pub use blobs::{BlobStore, encode_skeleton};
 pub use mailboxes::MailboxRow;
 pub use messages::{
@@ -84,8 +86,14 @@ pub struct Store {
     pub(crate) write_lock: Arc<Mutex<()>>,
 }
 
-const MIGRATIONS_SQLITE: &[&str] = &[include_str!("migrations/sqlite_001.sql")];
-const MIGRATIONS_POSTGRES: &[&str] = &[include_str!("migrations/postgres_001.sql")];
+const MIGRATIONS_SQLITE: &[&str] = &[
+    include_str!("migrations/sqlite_001.sql"),
+    include_str!("migrations/sqlite_003_messages.sql"),
+];
+const MIGRATIONS_POSTGRES: &[&str] = &[
+    include_str!("migrations/postgres_001.sql"),
+    include_str!("migrations/postgres_003_messages.sql"),
+];
 
 impl Store {
     /// Opens the store; does not migrate (see [`Store::migrate`]).
