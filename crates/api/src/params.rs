@@ -112,7 +112,7 @@ pub fn ascending(q: &Query, default_ascending: bool) -> ApiResult<bool> {
 pub fn encode_cursor(key: &PageKey) -> String {
     let plain = match key {
         PageKey::Uid(u) => format!("u{u}"),
-        PageKey::Id(id) => format!("i{id}"),
+        PageKey::Position { date, mailbox, uid } => format!("p{date}.{mailbox}.{uid}"),
     };
     URL_SAFE_NO_PAD.encode(plain)
 }
@@ -127,8 +127,13 @@ pub fn decode_cursor(name: &str, value: &str) -> ApiResult<PageKey> {
     if let Some(u) = plain.strip_prefix('u') {
         return u.parse().map(PageKey::Uid).map_err(|_| bad());
     }
-    if let Some(id) = plain.strip_prefix('i') {
-        return hex_id(name, id).map(PageKey::Id).map_err(|_| bad());
+    if let Some(rest) = plain.strip_prefix('p') {
+        let mut parts = rest.splitn(3, '.');
+        let date = parts.next().and_then(|d| d.parse().ok()).ok_or_else(bad)?;
+        let mailbox = parts.next().ok_or_else(bad)?;
+        let mailbox = hex_id(name, mailbox).map_err(|_| bad())?;
+        let uid = parts.next().and_then(|u| u.parse().ok()).ok_or_else(bad)?;
+        return Ok(PageKey::Position { date, mailbox, uid });
     }
     Err(bad())
 }
@@ -233,14 +238,16 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        for k in [
-            PageKey::Uid(42),
-            PageKey::Id("0123456789abcdef01234567".into()),
-        ] {
+        let position = PageKey::Position {
+            date: -5,
+            mailbox: "0123456789abcdef01234567".into(),
+            uid: 9,
+        };
+        for k in [PageKey::Uid(42), position] {
             assert_eq!(decode_cursor("next", &encode_cursor(&k)).unwrap(), k);
         }
         assert!(decode_cursor("next", "!!").is_err());
-        assert!(decode_cursor("next", &URL_SAFE_NO_PAD.encode("ixyz")).is_err());
+        assert!(decode_cursor("next", &URL_SAFE_NO_PAD.encode("p1.xyz.2")).is_err());
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub enum Cursor {
 pub struct ListQuery {
     pub filter: MessageFilter,
     pub text: TextFilter,
-    /// By UID within one mailbox; otherwise by message id (creation order) across mailboxes.
+    /// By UID within one mailbox; otherwise by receive time across mailboxes.
     pub by_uid: bool,
     pub ascending: bool,
     pub limit: u32,
@@ -80,6 +80,18 @@ pub struct MessagePage {
     pub total: u64,
     pub next: Option<PageKey>,
     pub previous: Option<PageKey>,
+}
+
+fn page_key(by_uid: bool, mailbox_id: &str, row: &MessageRow) -> PageKey {
+    if by_uid {
+        PageKey::Uid(row.uid)
+    } else {
+        PageKey::Position {
+            date: row.internal_date,
+            mailbox: mailbox_id.to_string(),
+            uid: row.uid,
+        }
+    }
 }
 
 fn contains(haystack: Option<&str>, needle: &str) -> bool {
@@ -180,13 +192,7 @@ impl Engine {
             Some(Cursor::Next(k)) => (q.ascending, Some(k.clone()), false),
             Some(Cursor::Previous(k)) => (!q.ascending, Some(k.clone()), true),
         };
-        let key = |m: &ListedItem| {
-            if q.by_uid {
-                PageKey::Uid(m.row.uid)
-            } else {
-                PageKey::Id(m.row.id.clone())
-            }
-        };
+        let key = |m: &ListedItem| page_key(q.by_uid, &m.mailbox_id, &m.row);
         let mut found: Vec<ListedItem> = Vec::new();
         loop {
             let batch_size = if q.text.is_empty() {
@@ -203,11 +209,7 @@ impl Engine {
             let batch = self.store.page_messages(user_id, &q.filter, &page).await?;
             let exhausted = (batch.len() as i64) < batch_size;
             let last_key = batch.last().map(|m| {
-                if q.by_uid {
-                    PageKey::Uid(m.row.uid)
-                } else {
-                    PageKey::Id(m.row.id.clone())
-                }
+                page_key(q.by_uid, &m.mailbox_id, &m.row)
             });
             for item in self.with_infos(user_id, batch).await? {
                 if found.len() > limit {
@@ -279,11 +281,7 @@ impl Engine {
             let batch = self.store.page_messages(user_id, &q.filter, &page).await?;
             let exhausted = (batch.len() as i64) < SCAN_BATCH;
             after = batch.last().map(|m| {
-                if q.by_uid {
-                    PageKey::Uid(m.row.uid)
-                } else {
-                    PageKey::Id(m.row.id.clone())
-                }
+                page_key(q.by_uid, &m.mailbox_id, &m.row)
             });
             for item in self.with_infos(user_id, batch).await? {
                 if self.matches_text(user_id, &item, &q.text).await? {

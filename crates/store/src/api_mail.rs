@@ -34,12 +34,13 @@ pub struct MessageFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageKey {
     Uid(u32),
-    Id(String),
+    /// Receive time, then mailbox id, then UID: a total order across mailboxes.
+    Position { date: i64, mailbox: String, uid: u32 },
 }
 
 #[derive(Debug, Clone)]
 pub struct PageRequest {
-    /// Order by UID (one mailbox) or else by message id (creation order, across mailboxes).
+    /// Order by UID (one mailbox) or else by receive time (then mailbox, UID) across mailboxes.
     pub by_uid: bool,
     pub ascending: bool,
     pub after: Option<PageKey>,
@@ -221,24 +222,39 @@ impl Store {
     ) -> Result<Vec<ListedMessage>> {
         let mut args = Vec::new();
         let mut cond = filter_sql(filter, &mut args);
-        let column = if page.by_uid { "uid" } else { "id" };
         let (cmp, dir) = if page.ascending {
             (">", "ASC")
         } else {
             ("<", "DESC")
         };
         match &page.after {
-            Some(PageKey::Uid(u)) => args.push(Arg::Int(*u as i64)),
-            Some(PageKey::Id(id)) => args.push(Arg::Text(id.clone())),
+            Some(PageKey::Uid(u)) => {
+                args.push(Arg::Int(*u as i64));
+                cond.push_str(&format!(" AND uid {cmp} ${}", args.len() + 1));
+            }
+            Some(PageKey::Position { date, mailbox, uid }) => {
+                args.push(Arg::Int(*date));
+                args.push(Arg::Text(mailbox.clone()));
+                args.push(Arg::Int(*uid as i64));
+                let n = args.len() + 1;
+                // Row-value comparison: both SQLite and PostgreSQL support it.
+                cond.push_str(&format!(
+                    " AND (internal_date, mailbox_id, uid) {cmp} (${}, ${}, ${n})",
+                    n - 2,
+                    n - 1
+                ));
+            }
             None => {}
         }
-        if page.after.is_some() {
-            cond.push_str(&format!(" AND {column} {cmp} ${}", args.len() + 1));
-        }
+        let order = if page.by_uid {
+            format!("uid {dir}")
+        } else {
+            format!("internal_date {dir}, mailbox_id {dir}, uid {dir}")
+        };
         args.push(Arg::Int(page.limit));
         let sql = format!(
             "SELECT uid, id, content_id, modseq, flags, keywords, internal_date, size, mailbox_id \
-             FROM messages WHERE user_id = $1{cond} ORDER BY {column} {dir} LIMIT ${}",
+             FROM messages WHERE user_id = $1{cond} ORDER BY {order} LIMIT ${}",
             args.len() + 1
         );
         let rows = bind_all(sqlx::query(&sql), user_id, args)
