@@ -18,6 +18,11 @@ pub mod openapi;
 mod probes;
 mod sessions;
 mod twofa;
+mod mailboxes;
+mod messages;
+mod params;
+mod search;
+mod updates;
 mod users;
 mod validate;
 
@@ -136,6 +141,26 @@ api_routes! {
     get "/users/{user}/filters/{filter}" => filters::get_filter,
     put "/users/{user}/filters/{filter}" => filters::update_filter,
     delete "/users/{user}/filters/{filter}" => filters::delete_filter,
+    // mailboxes
+    get "/users/{user}/mailboxes" => mailboxes::list_mailboxes,
+    post "/users/{user}/mailboxes" => mailboxes::create_mailbox,
+    get "/users/{user}/mailboxes/{mailbox}" => mailboxes::get_mailbox,
+    put "/users/{user}/mailboxes/{mailbox}" => mailboxes::update_mailbox,
+    delete "/users/{user}/mailboxes/{mailbox}" => mailboxes::delete_mailbox,
+    // messages
+    get "/users/{user}/mailboxes/{mailbox}/messages" => messages::list_messages,
+    post "/users/{user}/mailboxes/{mailbox}/messages" => messages::upload_message,
+    put "/users/{user}/mailboxes/{mailbox}/messages" => messages::update_messages,
+    delete "/users/{user}/mailboxes/{mailbox}/messages" => messages::delete_all_messages,
+    get "/users/{user}/mailboxes/{mailbox}/messages/{message}" => messages::get_message,
+    put "/users/{user}/mailboxes/{mailbox}/messages/{message}" => messages::update_message,
+    delete "/users/{user}/mailboxes/{mailbox}/messages/{message}" => messages::delete_message,
+    get "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml" => messages::message_source,
+    get "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}" => messages::download_attachment,
+    get "/users/{user}/search" => search::search_messages,
+    post "/users/{user}/search" => search::search_apply,
+    // change stream
+    get "/users/{user}/updates" => updates::updates,
 }
 
 /// The API's routes and layers. Access control ([`auth::authorize`]) wraps this router in
@@ -161,6 +186,7 @@ pub fn router(engine: Engine, config: &ApiConfig) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
+/// Mailboxes, messages, search and the change stream.
 pub async fn serve(
     listener: TcpListener,
     engine: Engine,

@@ -49,6 +49,10 @@ fn module_docs() -> Vec<utoipa::openapi::OpenApi> {
         crate::asps::Doc::openapi(),
         crate::twofa::Doc::openapi(),
         crate::authlog::Doc::openapi(),
+        crate::mailboxes::Doc::openapi(),
+        crate::messages::Doc::openapi(),
+        crate::search::Doc::openapi(),
+        crate::updates::Doc::openapi(),
     ]
 }
 

@@ -11,6 +11,7 @@ mod addresses;
 mod asp;
 mod auth;
 mod authlog;
+pub mod browse;
 mod directory;
 mod error;
 pub mod flags;
@@ -46,7 +47,8 @@ pub use eider_mime::MessageInfo;
 pub use eider_store::{
     AddressEntry, AddressFilter, AddressPage, AspRow, AuthLogRow, AutoreplyRow, Changes,
     CopyResult, Cursor, DomainAliasRow, ExpungeResult, FilterRow, FlagUpdate, JournalEntry,
-    MailboxRow, MessageRow, RegisterRow, Store, StoreMode, StoreOptions, UidRange, UserRow,
+    MailboxOptions, MailboxRow, MessageFilter, MessageRow, PageKey, RegisterRow, Store, StoreMode,
+    StoreOptions, UidRange, UserRow,
 };
 
 use std::sync::Arc;

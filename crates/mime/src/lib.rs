@@ -17,12 +17,14 @@
 //! mail; `mail-parser` is used only to decode header values for SEARCH/SORT ([`HeaderFields`]).
 
 mod address;
+pub mod compose;
 mod fields;
 mod header;
 mod imap;
 mod mime;
 mod rfc822;
 mod text;
+pub mod view;
 mod write;
 
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod addresses;
+mod api_mail;
 mod auth;
 mod blobs;
 mod mailboxes;
@@ -21,6 +22,7 @@ pub use addresses::{
     AddressEntry, AddressFilter, AddressPage, DomainAliasRow, NewAddress, RegisterRow,
 };
 pub use auth::{AspRow, AuthLogRow, Cursor, NewAsp, TokenRow, TotpRow};
+pub use api_mail::{ListedMessage, MailboxOptions, MessageFilter, PageKey, PageRequest};
 pub use blobs::{BlobStore, encode_skeleton};
 pub use mailboxes::MailboxRow;
 pub use messages::{
@@ -96,11 +98,13 @@ pub struct Store {
 const MIGRATIONS_SQLITE: &[&str] = &[
     include_str!("migrations/sqlite_001.sql"),
     include_str!("migrations/sqlite_002_auth.sql"),
+    include_str!("migrations/sqlite_003_messages.sql"),
     include_str!("migrations/sqlite_004_addresses.sql"),
 ];
 const MIGRATIONS_POSTGRES: &[&str] = &[
     include_str!("migrations/postgres_001.sql"),
     include_str!("migrations/postgres_002_auth.sql"),
+    include_str!("migrations/postgres_003_messages.sql"),
     include_str!("migrations/postgres_004_addresses.sql"),
 ];
 
