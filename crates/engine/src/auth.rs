@@ -2,6 +2,7 @@
 
 use crate::{Engine, Error, ErrorKind, Result, address};
 use eider_store::{StoreError, UserRow};
+use std::net::IpAddr;
 
 /// Hashes a password with argon2id and a random salt (PHC string), off the async threads.
 pub async fn hash_password(password: &str) -> Result<String> {
@@ -37,9 +38,27 @@ impl Engine {
         }
     }
 
-    /// Verifies a login and password. Every failure is the same `AuthFailed`, so callers cannot
-    /// tell a wrong password from an unknown user.
-    pub async fn authenticate(&self, login: &str, password: &str) -> Result<UserRow> {
+    /// Verifies a login and password from a client address (when known). Every failure is the
+    /// same `AuthFailed`, so callers cannot tell a wrong password from an unknown user; over the
+    /// failure budget (see `auth_limits`) the answer is `RateLimited` without checking.
+    pub async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<UserRow> {
+        self.check_auth_limits(login, client).await?;
+        let result = self.check_credentials(login, password).await;
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind == ErrorKind::AuthFailed)
+        {
+            self.record_auth_failure(login, client).await;
+        }
+        result
+    }
+
+    async fn check_credentials(&self, login: &str, password: &str) -> Result<UserRow> {
         let failed = || Error::new(ErrorKind::AuthFailed, "authentication failed");
         let user = match self.find_user(login).await {
             Ok(user) => user,

@@ -8,6 +8,8 @@
 
 pub mod address;
 mod auth;
+mod auth_limits;
+mod counters;
 mod directory;
 mod error;
 pub mod flags;
@@ -15,8 +17,11 @@ mod hashing;
 mod ingest;
 mod mailbox;
 mod notify;
+mod shared_redis;
 
 pub use auth::{hash_password, verify_password};
+pub use auth_limits::AuthLimits;
+pub use counters::{Counters, Slot};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::Flags;
 pub use ingest::{CreateUser, DeliveryOutcome};
@@ -24,6 +29,7 @@ pub use mailbox::{
     INBOX, MailboxStatus, SPECIAL_USE_DEFAULTS, canonical_special_use as mailbox_special_use,
 };
 pub use notify::{Notification, Notifier};
+pub use shared_redis::RedisOptions;
 
 pub use eider_mime::MessageInfo;
 pub use eider_store::{
@@ -42,6 +48,8 @@ pub struct EngineConfig {
     pub blob_threshold: u64,
     /// Hostname written into Received-style headers and LMTP greetings.
     pub hostname: String,
+    /// Failed-login budgets per login name and per client address.
+    pub auth_limits: AuthLimits,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +58,7 @@ impl Default for EngineConfig {
             max_message_size: 64 * 1024 * 1024,
             blob_threshold: 2048,
             hostname: "localhost".into(),
+            auth_limits: AuthLimits::default(),
         }
     }
 }
@@ -59,6 +68,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     pub(crate) store: Store,
     pub(crate) notifier: Notifier,
+    pub(crate) counters: Counters,
     pub(crate) config: Arc<EngineConfig>,
 }
 
@@ -67,6 +77,7 @@ impl Engine {
         Engine {
             store,
             notifier,
+            counters: Counters::local(),
             config: Arc::new(config),
         }
     }
@@ -88,5 +99,30 @@ impl Engine {
 
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    /// Joins a cluster: notifications, counters and slots go through Redis from now on. Call it
+    /// before serving (inside the Tokio runtime); an unreachable Redis is retried in the background.
+    pub fn join_cluster(&mut self, redis: &RedisOptions) -> Result<()> {
+        let (link, notifier) = shared_redis::start(redis)?;
+        self.notifier = notifier;
+        self.counters = Counters::with_redis(link);
+        Ok(())
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Claims one of `max` connection slots for a user on a protocol (across the cluster with Redis).
+    pub async fn claim_connection_slot(
+        &self,
+        protocol: &str,
+        user_id: &str,
+        max: usize,
+    ) -> Option<Slot> {
+        self.counters
+            .claim_slot(&format!("conn:{protocol}:{user_id}"), max)
+            .await
     }
 }
