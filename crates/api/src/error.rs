@@ -58,6 +58,7 @@ impl ApiError {
             (ErrorKind::TooBig, _) => (S::PAYLOAD_TOO_LARGE, "PayloadTooLarge"),
             (ErrorKind::AuthFailed, _) => (S::FORBIDDEN, "AuthFailed"),
             (ErrorKind::InUse, _) => (S::BAD_REQUEST, "DisallowedMailboxMethod"),
+            (ErrorKind::RateLimited, _) => (S::TOO_MANY_REQUESTS, "RateLimitedError"),
             (ErrorKind::Internal, _) => (S::INTERNAL_SERVER_ERROR, "InternalDatabaseError"),
         };
         // A reason the engine names is the code, with the status its kind implies.

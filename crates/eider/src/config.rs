@@ -27,6 +27,8 @@ pub struct Config {
     pub api: ApiSection,
     pub tls: TlsSection,
     pub auth: AuthSection,
+    pub redis: RedisSection,
+    pub limits: LimitsSection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +123,49 @@ pub struct TlsSection {
     pub private_key: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSection {
+    /// `redis://host:6379[/db]`: cross-instance notifications, counters and connection slots.
+    /// Empty: everything stays in this process (single node).
+    pub url: String,
+    /// Prepended to every Redis key and channel, so clusters sharing one Redis stay apart.
+    pub prefix: String,
+    /// Seconds a vanished instance's connection slots keep counting (its heartbeat stopped).
+    pub slot_ttl: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Failed logins for one login name within the window before further attempts are refused (0 = off).
+    pub auth_failures_per_user: u64,
+    /// Failed logins from one client address within the window before it is refused (0 = off).
+    pub auth_failures_per_ip: u64,
+    /// The window, in seconds, counted from the first failure.
+    pub auth_failure_window: u64,
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        RedisSection {
+            url: String::new(),
+            prefix: "eider:".into(),
+            slot_ttl: 60,
+        }
+    }
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            auth_failures_per_user: 20,
+            auth_failures_per_ip: 100,
+            auth_failure_window: 300,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -135,6 +180,8 @@ impl Default for Config {
             api: ApiSection::default(),
             tls: TlsSection::default(),
             auth: AuthSection::default(),
+            redis: RedisSection::default(),
+            limits: LimitsSection::default(),
         }
     }
 }
@@ -262,6 +309,12 @@ impl Config {
         if self.max_message_size < 1024 {
             bail!("max_message_size must be at least 1024");
         }
+        if !self.redis.url.is_empty() && self.redis.slot_ttl == 0 {
+            bail!("redis.slot_ttl must be at least 1 second");
+        }
+        if self.limits.auth_failure_window == 0 {
+            bail!("limits.auth_failure_window must be at least 1 second");
+        }
         if self.tls.certificate.is_empty() != self.tls.private_key.is_empty() {
             bail!("tls.certificate and tls.private_key must be set together");
         }
@@ -385,6 +438,8 @@ mod tests {
             "EIDER_LMTP_ENABLED" => Some("false".to_string()),
             "EIDER_DATA_DIR" => Some("/tmp/d".to_string()),
             "EIDER_API_PROXY_TRUSTED" => Some("10.0.0.0/8, ::1".to_string()),
+            "EIDER_REDIS_URL" => Some("redis://127.0.0.1:6379/2".to_string()),
+            "EIDER_LIMITS_AUTH_FAILURES_PER_IP" => Some("7".to_string()),
             _ => None,
         };
         apply_env(&mut value, "EIDER", &env).unwrap();
@@ -394,6 +449,8 @@ mod tests {
         assert!(!config.lmtp.enabled);
         assert_eq!(config.data_dir, "/tmp/d");
         assert_eq!(config.api.proxy_trusted, ["10.0.0.0/8", "::1"]);
+        assert_eq!(config.redis.url, "redis://127.0.0.1:6379/2");
+        assert_eq!(config.limits.auth_failures_per_ip, 7);
     }
 
     #[test]

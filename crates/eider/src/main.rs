@@ -107,10 +107,31 @@ async fn open_engine(config: &Config) -> anyhow::Result<Engine> {
         hostname: config.hostname.clone(),
         token_ttl: config.auth.token_ttl,
         authlog_ttl: config.auth.authlog_ttl,
+        auth_limits: eider_engine::AuthLimits {
+            failures_per_user: config.limits.auth_failures_per_user,
+            failures_per_ip: config.limits.auth_failures_per_ip,
+            window: std::time::Duration::from_secs(config.limits.auth_failure_window),
+        },
     };
     Engine::open(&opts, engine_config)
         .await
         .with_context(|| format!("opening store {}", redact(&config.store.url)))
+}
+
+/// With `redis.url`, this instance shares notifications, counters and slots with the others.
+fn join_cluster(engine: &mut Engine, config: &Config) -> anyhow::Result<()> {
+    if config.redis.url.is_empty() {
+        return Ok(());
+    }
+    engine
+        .join_cluster(&eider_engine::RedisOptions {
+            url: config.redis.url.clone(),
+            prefix: config.redis.prefix.clone(),
+            slot_ttl: std::time::Duration::from_secs(config.redis.slot_ttl),
+        })
+        .context("redis.url")?;
+    tracing::info!(redis = %redact(&config.redis.url), prefix = %config.redis.prefix, "cluster mode: Redis notifications and counters");
+    Ok(())
 }
 
 /// Hides the password of a database URL in messages.
@@ -206,9 +227,10 @@ async fn bind(what: &str, addr: &str) -> anyhow::Result<TcpListener> {
 /// Runs the listeners. On SIGTERM (or Ctrl-C) `draining` fires: IMAP and LMTP stop accepting and
 /// finish what is in flight (IMAP sessions say BYE, LMTP ends its transaction), `/health/ready`
 /// answers 503, and the API keeps serving until they are done; all within `shutdown_timeout`.
-async fn serve(engine: Engine, config: Config) -> anyhow::Result<()> {
+async fn serve(mut engine: Engine, config: Config) -> anyhow::Result<()> {
     let draining = CancellationToken::new();
     let api_stop = CancellationToken::new();
+    join_cluster(&mut engine, &config)?;
     let mut tasks = tokio::task::JoinSet::new();
     let mut api_task = tokio::task::JoinSet::new();
     if config.api.enabled {

@@ -3,6 +3,7 @@
 
 use crate::{Engine, Error, ErrorKind, Result, address};
 use eider_store::{AspRow, StoreError, UserRow};
+use std::net::IpAddr;
 
 /// Hashes a password with argon2id and a random salt (PHC string), off the async threads.
 pub async fn hash_password(password: &str) -> Result<String> {
@@ -109,7 +110,26 @@ impl Engine {
     /// - with TOTP on, a `master` login succeeds with `require_2fa` set.
     ///
     /// Each attempt on an existing user is written to the auth log.
+    /// Over the failure budget (see `auth_limits`) the answer is `RateLimited` without checking.
     pub async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+        ctx: &AuthContext,
+    ) -> Result<Authenticated> {
+        let client: Option<IpAddr> = ctx.remote_ip.parse().ok();
+        self.check_auth_limits(login, client).await?;
+        let result = self.check_credentials(login, password, ctx).await;
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind == ErrorKind::AuthFailed)
+        {
+            self.record_auth_failure(login, client).await;
+        }
+        result
+    }
+
+    async fn check_credentials(
         &self,
         login: &str,
         password: &str,

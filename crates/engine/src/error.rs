@@ -14,6 +14,8 @@ pub enum ErrorKind {
     AuthFailed,
     /// A rule forbids it now (e.g. deleting a mailbox that has children).
     InUse,
+    /// Too many attempts (e.g. failed logins); try again later.
+    RateLimited,
     Internal,
 }
 

@@ -10,8 +10,10 @@ pub mod address;
 mod addresses;
 mod asp;
 mod auth;
+mod auth_limits;
 mod authlog;
 pub mod browse;
+mod counters;
 mod directory;
 mod error;
 pub mod flags;
@@ -23,6 +25,7 @@ mod rules;
 mod sync;
 mod tokens;
 mod totp;
+mod shared_redis;
 mod users;
 
 pub use addresses::{
@@ -33,6 +36,8 @@ pub use asp::{ASP_SCOPES, CreateAsp};
 pub use auth::{AuthContext, Authenticated, Scope, hash_password, verify_password};
 pub use authlog::Attempt;
 pub use eider_store::new_id;
+pub use auth_limits::AuthLimits;
+pub use counters::{Counters, Slot};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::Flags;
 pub use ingest::{CreateUser, DeliveryOutcome};
@@ -42,6 +47,7 @@ pub use mailbox::{
 pub use notify::{Notification, Notifier};
 pub use totp::TotpSetup;
 pub use users::{UpdateUser, UserFilter, UserPage};
+pub use shared_redis::RedisOptions;
 
 pub use eider_mime::MessageInfo;
 pub use eider_store::{
@@ -66,6 +72,8 @@ pub struct EngineConfig {
     pub token_ttl: u64,
     /// Seconds an authentication log entry is kept.
     pub authlog_ttl: u64,
+    /// Failed-login budgets per login name and per client address.
+    pub auth_limits: AuthLimits,
 }
 
 impl Default for EngineConfig {
@@ -76,6 +84,7 @@ impl Default for EngineConfig {
             hostname: "localhost".into(),
             token_ttl: 12 * 60 * 60,
             authlog_ttl: 30 * 24 * 60 * 60,
+            auth_limits: AuthLimits::default(),
         }
     }
 }
@@ -85,6 +94,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     pub(crate) store: Store,
     pub(crate) notifier: Notifier,
+    pub(crate) counters: Counters,
     pub(crate) config: Arc<EngineConfig>,
 }
 
@@ -93,6 +103,7 @@ impl Engine {
         Engine {
             store,
             notifier,
+            counters: Counters::local(),
             config: Arc::new(config),
         }
     }
@@ -114,5 +125,30 @@ impl Engine {
 
     pub fn notifier(&self) -> &Notifier {
         &self.notifier
+    }
+
+    /// Joins a cluster: notifications, counters and slots go through Redis from now on. Call it
+    /// before serving (inside the Tokio runtime); an unreachable Redis is retried in the background.
+    pub fn join_cluster(&mut self, redis: &RedisOptions) -> Result<()> {
+        let (link, notifier) = shared_redis::start(redis)?;
+        self.notifier = notifier;
+        self.counters = Counters::with_redis(link);
+        Ok(())
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Claims one of `max` connection slots for a user on a protocol (across the cluster with Redis).
+    pub async fn claim_connection_slot(
+        &self,
+        protocol: &str,
+        user_id: &str,
+        max: usize,
+    ) -> Option<Slot> {
+        self.counters
+            .claim_slot(&format!("conn:{protocol}:{user_id}"), max)
+            .await
     }
 }

@@ -18,8 +18,7 @@ mod thread;
 mod transport;
 
 use eider_engine::Engine;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -45,48 +44,10 @@ pub struct ImapConfig {
 /// State shared by the sessions of one listener.
 pub(crate) struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    user_connections: Mutex<HashMap<String, usize>>,
 }
 
-/// A claimed per-user connection slot, released on drop.
-pub(crate) struct UserSlot {
-    shared: Arc<Shared>,
-    user_id: String,
-}
-
-impl Shared {
-    pub fn claim_user_slot(self: &Arc<Self>, user_id: &str, max: usize) -> Option<UserSlot> {
-        let mut map = self
-            .user_connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let count = map.entry(user_id.to_string()).or_default();
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(UserSlot {
-            shared: self.clone(),
-            user_id: user_id.to_string(),
-        })
-    }
-}
-
-impl Drop for UserSlot {
-    fn drop(&mut self) {
-        let mut map = self
-            .shared
-            .user_connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = map.get_mut(&self.user_id) {
-            *count -= 1;
-            if *count == 0 {
-                map.remove(&self.user_id);
-            }
-        }
-    }
-}
+/// A claimed per-user connection slot (counted across the cluster with Redis), released on drop.
+pub(crate) type UserSlot = eider_engine::Slot;
 
 /// Accepts IMAP connections until `shutdown`; then tells sessions to say BYE and waits for them.
 pub async fn serve(
@@ -109,7 +70,6 @@ pub async fn serve_all(
 ) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         tls: config.tls.clone(),
-        user_connections: Mutex::new(HashMap::new()),
     });
     let implicit_tls = match (implicit_tls, &config.tls) {
         (Some(listener), Some(tls)) => {

@@ -69,6 +69,7 @@ pub fn from_engine(e: Error) -> Reply {
         ErrorKind::Invalid => ("CANNOT", e.message.as_str()),
         ErrorKind::AuthFailed => ("AUTHENTICATIONFAILED", "Authentication failed."),
         ErrorKind::InUse => ("CANNOT", e.message.as_str()),
+        ErrorKind::RateLimited => ("UNAVAILABLE", e.message.as_str()),
         ErrorKind::Internal => (
             "SERVERBUG",
             "Internal error occurred. Refer to server log for more information.",

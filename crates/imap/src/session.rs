@@ -594,6 +594,10 @@ impl Session {
         let user = match self.engine.authenticate(username, password, &ctx).await {
             Ok(done) => done.user,
             Err(e) if e.kind == eider_engine::ErrorKind::Internal => return Err(from_engine(e)),
+            Err(e) if e.kind == eider_engine::ErrorKind::RateLimited => {
+                tracing::info!(peer = %self.peer, username, "IMAP login refused: too many failures");
+                return Err(from_engine(e));
+            }
             Err(_) => {
                 tracing::info!(peer = %self.peer, username, "IMAP login failed");
                 // Slow down password guessing on this connection.
@@ -602,8 +606,9 @@ impl Session {
             }
         };
         let Some(slot) = self
-            .shared
-            .claim_user_slot(&user.id, self.config.max_connections_per_user)
+            .engine
+            .claim_connection_slot("imap", &user.id, self.config.max_connections_per_user)
+            .await
         else {
             return Err(Reply::no("Too many connections for this user.").code("LIMIT"));
         };
@@ -650,8 +655,7 @@ impl Session {
                     };
                 }
                 n = self.notifications.recv() => match n {
-                    Ok(n) => n.user_id == user
-                        && self.selected.as_ref().is_some_and(|s| s.id == n.mailbox_id),
+                    Ok(n) => self.selected.as_ref().is_some_and(|s| n.concerns(&user, &s.id)),
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(broadcast::error::RecvError::Closed) => false,
                 },

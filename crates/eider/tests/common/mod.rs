@@ -430,20 +430,7 @@ impl Server {
 
     /// Like `second_instance`, with extra `EIDER_*` environment settings.
     pub fn second_instance_with(&self, env: &[(&str, &str)]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let (child, config_path, (imap_port, lmtp_port, api_port)) =
-            spawn_server(dir.path(), &self.data_dir(), &self.store_url, env);
-        Server {
-            backend: self.backend,
-            dir,
-            imap_port,
-            lmtp_port,
-            api_port,
-            store_url: self.store_url.clone(),
-            pg_db: None,
-            child,
-            config_path,
-        }
+        self.instance_with(env)
     }
 
     /// Waits until the server's log contains `needle` (log lines are written asynchronously).
@@ -520,4 +507,64 @@ pub fn inbox_count(imap_port: u16, login: &str, password: &str) -> u32 {
         .and_then(|rest| rest.split(')').next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no MESSAGES in {status:?}"))
+}
+
+/// The Redis URL for cluster tests, or None (with a loud message) when unset.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("EIDER_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skipped("cluster test needs EIDER_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379)");
+            None
+        }
+    }
+}
+
+/// A Redis key/channel prefix no other test uses.
+pub fn unique_redis_prefix() -> String {
+    format!("eidertest:{}:{}:", std::process::id(), rand_suffix())
+}
+
+impl Server {
+    /// Another `eider serve` on the same store and data folder, with extra `EIDER_*` settings.
+    pub fn instance_with(&self, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, config_path, (imap_port, lmtp_port, api_port)) =
+            spawn_server(dir.path(), &self.data_dir(), &self.store_url, env);
+        Server {
+            backend: self.backend,
+            dir,
+            imap_port,
+            lmtp_port,
+            api_port,
+            store_url: self.store_url.clone(),
+            pg_db: None,
+            child,
+            config_path,
+        }
+    }
+
+    /// SIGKILL: the process dies at once, mid-command, releasing nothing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `n` instances on one fresh PostgreSQL database and the test Redis, all with `env` (which
+/// should include a unique `EIDER_REDIS_PREFIX`). The first owns the database. None (loudly) when
+/// PostgreSQL or Redis is not configured.
+pub fn pg_redis_cluster(n: usize, env: &[(&str, &str)]) -> Option<Vec<Server>> {
+    let redis = redis_url()?;
+    let mut env = env.to_vec();
+    if !env.iter().any(|(k, _)| *k == "EIDER_REDIS_URL") {
+        env.push(("EIDER_REDIS_URL", &redis));
+    }
+    let first = Server::start_with(Backend::Postgres, &env)?;
+    let mut all = vec![];
+    for _ in 1..n {
+        all.push(first.instance_with(&env));
+    }
+    all.insert(0, first);
+    Some(all)
 }
