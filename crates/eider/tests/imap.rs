@@ -50,7 +50,7 @@ both_stores!(exact_transcript, |server: &Server| {
     let mut c = login(server, "bob", "pw");
     assert_eq!(
         command(&mut c, "a", "CAPABILITY"),
-        "* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE\r\n\
+        "* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE BINARY MULTIAPPEND CATENATE UNAUTHENTICATE QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT COMPRESS=DEFLATE CREATE-SPECIAL-USE XLIST APPENDLIMIT=67108864\r\n\
          a OK Capability completed.\r\n"
     );
     let message = "Subject: hello\r\nFrom: a@example.com\r\n\r\nbody\r\n";

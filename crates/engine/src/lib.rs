@@ -14,6 +14,7 @@ pub mod flags;
 mod hashing;
 mod ingest;
 mod mailbox;
+mod multiappend;
 mod notify;
 
 pub use auth::{hash_password, verify_password};
@@ -23,6 +24,7 @@ pub use ingest::{CreateUser, DeliveryOutcome};
 pub use mailbox::{
     INBOX, MailboxStatus, SPECIAL_USE_DEFAULTS, canonical_special_use as mailbox_special_use,
 };
+pub use multiappend::NewMessage;
 pub use notify::{Notification, Notifier};
 
 pub use eider_mime::MessageInfo;
