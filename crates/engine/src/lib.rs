@@ -20,6 +20,7 @@ pub mod flags;
 mod hashing;
 mod ingest;
 mod mailbox;
+mod multiappend;
 mod notify;
 mod rules;
 mod sync;
@@ -44,6 +45,7 @@ pub use ingest::{CreateUser, DeliveryOutcome};
 pub use mailbox::{
     INBOX, MailboxStatus, SPECIAL_USE_DEFAULTS, canonical_special_use as mailbox_special_use,
 };
+pub use multiappend::NewMessage;
 pub use notify::{Notification, Notifier};
 pub use totp::TotpSetup;
 pub use users::{UpdateUser, UserFilter, UserPage};

@@ -149,6 +149,21 @@ pub enum CommandBody {
     Id(Option<Vec<(String, Option<String>)>>),
     /// Capability names, uppercased.
     Enable(Vec<String>),
+    /// RFC 8437.
+    Unauthenticate,
+    /// RFC 4978 `COMPRESS mechanism` (uppercased).
+    Compress(String),
+    /// RFC 9208 `GETQUOTA root`.
+    GetQuota(String),
+    /// RFC 9208 `GETQUOTAROOT mailbox`.
+    GetQuotaRoot(String),
+    /// RFC 9208 `SETQUOTA root (...)`; the limits are not kept (quotas are set by admins).
+    SetQuota(String),
+    /// Old Gmail `XLIST reference pattern`.
+    Xlist {
+        reference: String,
+        pattern: String,
+    },
 }
 
 impl CommandBody {
@@ -197,6 +212,12 @@ impl CommandBody {
             C::Namespace => "NAMESPACE",
             C::Id(_) => "ID",
             C::Enable(_) => "ENABLE",
+            C::Unauthenticate => "UNAUTHENTICATE",
+            C::Compress(_) => "COMPRESS",
+            C::GetQuota(_) => "GETQUOTA",
+            C::GetQuotaRoot(_) => "GETQUOTAROOT",
+            C::SetQuota(_) => "SETQUOTA",
+            C::Xlist { .. } => "XLIST",
         }
     }
 }

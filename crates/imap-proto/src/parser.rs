@@ -6,12 +6,14 @@ use crate::error::{ErrorKind, ParseError};
 use crate::framing::Fragment;
 use crate::types::*;
 
+mod ext;
+
 /// Maximum nesting of SEARCH keys (parentheses, NOT, OR).
 pub const MAX_SEARCH_DEPTH: usize = 64;
 /// RFC 2971: at most 30 field/value pairs.
 const MAX_ID_PAIRS: usize = 30;
 
-mod ext;
+mod wire;
 
 type PResult<T> = Result<T, ParseError>;
 
@@ -515,13 +517,16 @@ impl Parser {
                     }
                 }
             }
-            _ => {
-                return Err(ParseError::new(
-                    self.tag.clone(),
-                    ErrorKind::UnknownCommand,
-                    format!("Unknown command {}", truncate(&name)),
-                ));
-            }
+            other => match self.ext_command(other)? {
+                Some(body) => body,
+                None => {
+                    return Err(ParseError::new(
+                        self.tag.clone(),
+                        ErrorKind::UnknownCommand,
+                        format!("Unknown command {}", truncate(&name)),
+                    ));
+                }
+            },
         })
     }
 
@@ -753,16 +758,7 @@ impl Parser {
                 date = Some(self.date_time()?);
                 self.sp("message literal")?;
             }
-            if !matches!(self.peek(), Some(b'{' | b'~')) {
-                return Err(self.err("Expected message literal"));
-            }
-            let (message, binary) = self.literal(true)?;
-            messages.push(AppendMessage {
-                flags,
-                date,
-                message,
-                binary,
-            });
+            messages.push(self.append_data(flags, date)?);
             if self.at_end() {
                 break;
             }

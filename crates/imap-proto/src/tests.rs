@@ -1428,3 +1428,65 @@ fn sort_and_thread() {
     assert_eq!(bad("a SORT (DATE) KOI8-R ALL").kind, ErrorKind::BadCharset);
     assert!(bad("a THREAD FOO UTF-8 ALL").message.contains("FOO"));
 }
+
+#[test]
+fn wire_extension_commands() {
+    assert_eq!(body("a UNAUTHENTICATE"), CommandBody::Unauthenticate);
+    assert_eq!(
+        body("a COMPRESS deflate"),
+        CommandBody::Compress("DEFLATE".into())
+    );
+    assert_eq!(
+        body("a GETQUOTA \"\""),
+        CommandBody::GetQuota(String::new())
+    );
+    assert_eq!(
+        body("a GETQUOTAROOT inbox"),
+        CommandBody::GetQuotaRoot("INBOX".into())
+    );
+    assert_eq!(
+        body("a SETQUOTA \"\" (STORAGE 512)"),
+        CommandBody::SetQuota(String::new())
+    );
+    assert_eq!(
+        body("a XLIST \"\" *"),
+        CommandBody::Xlist {
+            reference: String::new(),
+            pattern: "*".into()
+        }
+    );
+    assert!(parse_command(frags(&[b"a SETQUOTA \"\" (STORAGE 512"])).is_err());
+    assert!(parse_command(frags(&[b"a COMPRESS"])).is_err());
+
+    // CATENATE: text literals and URLs in order.
+    let cmd = parse_command(frags(&[
+        b"a APPEND x (\\Seen) CATENATE (TEXT {2}",
+        b"hi",
+        b" URL \"/INBOX/;UID=1\" TEXT ~{1}",
+        b"\0",
+        b")",
+    ]))
+    .unwrap();
+    let CommandBody::Append { messages, .. } = cmd.body else {
+        panic!()
+    };
+    assert_eq!(
+        messages[0].catenate,
+        vec![
+            CatenatePart::Text(b"hi".to_vec()),
+            CatenatePart::Url("/INBOX/;UID=1".into()),
+            CatenatePart::Text(b"\0".to_vec()),
+        ]
+    );
+    assert!(messages[0].binary);
+    // UTF8 data must be a literal8.
+    let cmd = parse_command(frags(&[b"a APPEND x UTF8 (~{2}", b"\xc3\xa9", b")"])).unwrap();
+    let CommandBody::Append { messages, .. } = cmd.body else {
+        panic!()
+    };
+    assert!(messages[0].utf8);
+    assert_eq!(messages[0].message, "é".as_bytes());
+    assert!(parse_command(frags(&[b"a APPEND x UTF8 ({2}", b"ab", b")"])).is_err());
+    assert!(parse_command(frags(&[b"a APPEND x CATENATE (FOO \"x\")"])).is_err());
+    assert!(parse_command(frags(&[b"a APPEND x CATENATE (TEXT \"x\")"])).is_err());
+}

@@ -248,6 +248,8 @@ pub enum StatusItem {
     Deleted,
     HighestModSeq,
     Size,
+    /// RFC 7889.
+    AppendLimit,
 }
 
 impl StatusItem {
@@ -261,6 +263,7 @@ impl StatusItem {
             StatusItem::Deleted => "DELETED",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
             StatusItem::Size => "SIZE",
+            StatusItem::AppendLimit => "APPENDLIMIT",
         }
     }
 
@@ -274,6 +277,7 @@ impl StatusItem {
             "DELETED" => StatusItem::Deleted,
             "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
             "SIZE" => StatusItem::Size,
+            "APPENDLIMIT" => StatusItem::AppendLimit,
             _ => return None,
         })
     }
@@ -428,4 +432,18 @@ pub struct AppendMessage {
     pub message: Vec<u8>,
     /// Sent as `~{n}` (RFC 3516 literal8): may contain NUL / binary data.
     pub binary: bool,
+    /// RFC 4469 CATENATE parts; when non-empty, `message` is empty and the session builds the
+    /// message from these.
+    pub catenate: Vec<CatenatePart>,
+    /// Sent as `UTF8 (~{n})` (RFC 6855).
+    pub utf8: bool,
+}
+
+/// One part of an RFC 4469 CATENATE list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatenatePart {
+    /// `URL "/mailbox;UIDVALIDITY=n/;UID=n/;SECTION=x"` (RFC 5092 relative IMAP URL).
+    Url(String),
+    /// `TEXT {n}`: literal bytes.
+    Text(Vec<u8>),
 }

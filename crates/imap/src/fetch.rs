@@ -25,12 +25,6 @@ impl Session {
         if vanished && !self.qresync {
             return Err(Reply::bad("QRESYNC is not enabled."));
         }
-        if items
-            .iter()
-            .any(|a| matches!(a, FetchAttr::Binary { .. } | FetchAttr::BinarySize(_)))
-        {
-            return Err(Reply::bad("BINARY is not supported."));
-        }
         if changed_since.is_some() || items.contains(&FetchAttr::ModSeq) {
             self.condstore = true;
         }
@@ -71,6 +65,8 @@ impl Session {
                     | FetchAttr::BodySection { .. }
                     | FetchAttr::Rfc822Header
                     | FetchAttr::Rfc822Text
+                    | FetchAttr::Binary { .. }
+                    | FetchAttr::BinarySize(_)
             )
         });
         let needs_bytes = items.iter().any(|a| {
@@ -80,6 +76,8 @@ impl Session {
                     | FetchAttr::Rfc822
                     | FetchAttr::Rfc822Header
                     | FetchAttr::Rfc822Text
+                    | FetchAttr::Binary { .. }
+                    | FetchAttr::BinarySize(_)
             )
         });
         let sets_seen = !read_only && items.iter().any(|a| a.sets_seen());
@@ -88,7 +86,8 @@ impl Session {
         } else {
             ROW_CHUNK
         };
-        let mut vanished = false;
+        // Messages expunged by another session while this FETCH ran.
+        let mut lost = false;
         for chunk in targets.chunks(chunk_size) {
             let ranges = uid_ranges(chunk.iter().map(|(_, uid)| *uid));
             let mut rows: HashMap<u32, MessageRow> = self
@@ -151,14 +150,14 @@ impl Session {
                     Ok(bytes) => bytes,
                     // Expunged by another session since the rows were read: its content is gone.
                     Err(_) if self.expunged_meanwhile(&user, &mailbox_id, *uid).await => {
-                        vanished = true;
+                        lost = true;
                         continue;
                     }
                     Err(e) => return Err(e),
                 };
                 let info = infos.get(&row.content_id);
                 if needs_info && info.is_none() {
-                    vanished = true;
+                    lost = true;
                     continue;
                 }
                 let mut out = format!("* {seq} FETCH (").into_bytes();
@@ -173,11 +172,16 @@ impl Session {
                         out.push(b' ');
                     }
                     first = false;
-                    write_item(&mut out, item, row, &flags, info, bytes.as_deref());
+                    if write_item(&mut out, item, row, &flags, info, bytes.as_deref()).is_err() {
+                        // RFC 3516 §4.2: an encoding we cannot decode fails the command.
+                        return Err(
+                            Reply::no("Unknown Content-Transfer-Encoding.").code("UNKNOWN-CTE")
+                        );
+                    }
                 }
                 if newly_seen.contains(uid) && !items.contains(&FetchAttr::Flags) {
                     out.push(b' ');
-                    write_item(&mut out, &FetchAttr::Flags, row, &flags, info, None);
+                    let _ = write_item(&mut out, &FetchAttr::Flags, row, &flags, info, None);
                 }
                 out.extend_from_slice(b")\r\n");
                 self.conn.write(&out);
@@ -187,7 +191,7 @@ impl Session {
                     .map_err(|_| Reply::no("Connection lost."))?;
             }
         }
-        if vanished {
+        if lost {
             // RFC 5530; Dovecot's wording, which clients and imaptest recognise.
             return Ok(
                 Reply::no("Some of the requested messages no longer exist.").code("EXPUNGEISSUED")
@@ -205,6 +209,9 @@ impl Session {
     }
 }
 
+/// The part's Content-Transfer-Encoding is unknown (BINARY cannot decode it).
+pub(crate) struct UnknownCte;
+
 fn write_item(
     out: &mut Vec<u8>,
     item: &FetchAttr,
@@ -212,7 +219,7 @@ fn write_item(
     flags: &str,
     info: Option<&MessageInfo>,
     bytes: Option<&[u8]>,
-) {
+) -> Result<(), UnknownCte> {
     let literal = |out: &mut Vec<u8>, data: &[u8]| {
         out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
         push_without_nul(out, data);
@@ -276,38 +283,91 @@ fn write_item(
             out.extend_from_slice(name.as_bytes());
             out.push(b' ');
             let data = bytes.unwrap_or_default();
-            let text = section.text.as_ref().map(to_mime_section);
-            let found = info.and_then(|i| i.section_range(&section.part, text.as_ref()));
-            let Some((start, end)) = found else {
+            let Some(slice) = info.and_then(|i| section_bytes(i, data, section)) else {
                 write_nstring(out, None);
-                return;
+                return Ok(());
             };
-            let (start, end) = (start as usize, (end as usize).min(data.len()));
-            let slice = data.get(start..end).unwrap_or_default();
-            let filtered;
-            let slice = match &section.text {
-                Some(SectionText::HeaderFields(names)) => {
-                    filtered = eider_mime::filter_header_fields(slice, names, false);
-                    &filtered[..]
-                }
-                Some(SectionText::HeaderFieldsNot(names)) => {
-                    filtered = eider_mime::filter_header_fields(slice, names, true);
-                    &filtered[..]
-                }
-                _ => slice,
-            };
-            let slice = match partial {
-                Some((offset, len)) => {
-                    let from = (*offset as usize).min(slice.len());
-                    let to = from.saturating_add(*len as usize).min(slice.len());
-                    &slice[from..to]
-                }
-                None => slice,
-            };
-            literal(out, slice);
+            literal(out, partial_of(&slice, *partial));
         }
-        FetchAttr::Binary { .. } | FetchAttr::BinarySize(_) => write_nstring(out, None),
+        FetchAttr::Binary { part, partial, .. } => {
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            let Some(decoded) = binary_content(info, bytes.unwrap_or_default(), part)? else {
+                write_nstring(out, None);
+                return Ok(());
+            };
+            let slice = partial_of(&decoded, *partial);
+            // RFC 3516 §4.3: literal8 only where the data needs it (NUL bytes).
+            if slice.contains(&0) {
+                out.push(b'~');
+            }
+            out.extend_from_slice(format!("{{{}}}\r\n", slice.len()).as_bytes());
+            out.extend_from_slice(slice);
+        }
+        FetchAttr::BinarySize(part) => {
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            match binary_content(info, bytes.unwrap_or_default(), part)? {
+                Some(decoded) => out.extend_from_slice(decoded.len().to_string().as_bytes()),
+                None => write_nstring(out, None),
+            }
+        }
     }
+    Ok(())
+}
+
+/// `<offset.length>` of a section (RFC 3501 §6.4.5).
+fn partial_of(data: &[u8], partial: Option<(u32, u32)>) -> &[u8] {
+    match partial {
+        Some((offset, len)) => {
+            let from = (offset as usize).min(data.len());
+            let to = from.saturating_add(len as usize).min(data.len());
+            &data[from..to]
+        }
+        None => data,
+    }
+}
+
+/// The bytes of `BODY[section]` of a message, or None if the section does not exist.
+pub(crate) fn section_bytes(
+    info: &MessageInfo,
+    data: &[u8],
+    section: &eider_imap_proto::Section,
+) -> Option<Vec<u8>> {
+    let text = section.text.as_ref().map(to_mime_section);
+    let (start, end) = info.section_range(&section.part, text.as_ref())?;
+    let (start, end) = (start as usize, (end as usize).min(data.len()));
+    let slice = data.get(start..end).unwrap_or_default();
+    Some(match &section.text {
+        Some(SectionText::HeaderFields(names)) => {
+            eider_mime::filter_header_fields(slice, names, false)
+        }
+        Some(SectionText::HeaderFieldsNot(names)) => {
+            eider_mime::filter_header_fields(slice, names, true)
+        }
+        _ => slice.to_vec(),
+    })
+}
+
+/// `BINARY[part]` (RFC 3516): the part's body with its Content-Transfer-Encoding removed. `[]` is
+/// the whole message as stored. Ok(None) if the part does not exist.
+fn binary_content(
+    info: Option<&MessageInfo>,
+    data: &[u8],
+    part: &[u32],
+) -> Result<Option<Vec<u8>>, UnknownCte> {
+    let Some(info) = info else { return Ok(None) };
+    if part.is_empty() {
+        return Ok(Some(data.to_vec()));
+    }
+    let Some(p) = info.part(part) else {
+        return Ok(None);
+    };
+    let (start, end) = (p.body_start as usize, (p.body_end as usize).min(data.len()));
+    let body = data.get(start..end).unwrap_or_default();
+    eider_mime::decode_transfer_encoding(&p.encoding, body)
+        .map(Some)
+        .ok_or(UnknownCte)
 }
 
 /// Appends message bytes for a non-binary literal, which may not contain NUL (RFC 3501 §4.3,

@@ -4,6 +4,8 @@
 //! Syntax lives in `eider-imap-proto`, mail rules in `eider-engine`; this crate maps one to the
 //! other and owns the per-connection state RFC 3501 requires. It must never talk to the store.
 
+mod append;
+mod compress;
 mod fetch;
 mod mailboxes;
 mod messages;
@@ -16,6 +18,7 @@ mod sort;
 mod subject;
 mod thread;
 mod transport;
+mod wire;
 
 use eider_engine::Engine;
 use std::sync::Arc;

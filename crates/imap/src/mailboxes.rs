@@ -341,6 +341,7 @@ impl Session {
                     StatusItem::Deleted => status.deleted as u64,
                     StatusItem::HighestModSeq => status.highest_modseq,
                     StatusItem::Size => status.size,
+                    StatusItem::AppendLimit => self.config.max_message_size,
                 };
                 format!("{} {v}", item.as_str())
             })

@@ -4,7 +4,7 @@ use crate::reply::{Reply, from_engine};
 use crate::selected::uid_ranges;
 use crate::session::Session;
 use eider_engine::{Flags, StoreMode, flags};
-use eider_imap_proto::{AppendMessage, Flag, SequenceSet, StoreKind, compress_uids};
+use eider_imap_proto::{Flag, SequenceSet, StoreKind, compress_uids};
 
 /// Converts protocol flags to the engine's form; `\Recent` cannot be set by clients and is dropped.
 pub fn to_engine_flags(list: &[Flag]) -> Flags {
@@ -41,7 +41,7 @@ impl Session {
     }
 
     /// The target of COPY, MOVE or APPEND; a missing one is `NO [TRYCREATE]` (RFC 3501 §6.4.7).
-    async fn target_mailbox(
+    pub(crate) async fn target_mailbox(
         &self,
         user: &str,
         name: &str,
@@ -225,41 +225,5 @@ impl Session {
             .await
             .map_err(from_engine)?;
         Ok(Reply::ok("Expunge completed."))
-    }
-
-    pub(crate) async fn append(
-        &mut self,
-        mailbox: &str,
-        messages: Vec<AppendMessage>,
-    ) -> Result<Reply, Reply> {
-        let user = self.user_id();
-        let name = self.decode_name(mailbox)?;
-        let target = self.target_mailbox(&user, &name).await?;
-        if messages.len() != 1 {
-            return Err(Reply::bad("MULTIAPPEND is not supported."));
-        }
-        let mut uids = Vec::new();
-        let mut validity = 0;
-        for message in messages {
-            if message.message.is_empty() {
-                return Err(Reply::no("Empty message.").code("CANNOT"));
-            }
-            let date = message.date.map(|d| d.unix);
-            let (uid_validity, row) = self
-                .engine
-                .append(
-                    &user,
-                    &target.id,
-                    message.message,
-                    &to_engine_flags(&message.flags),
-                    date,
-                )
-                .await
-                .map_err(from_engine)?;
-            validity = uid_validity;
-            uids.push(row.uid);
-        }
-        Ok(Reply::ok("Append completed.")
-            .code(&format!("APPENDUID {validity} {}", compress_uids(&uids))))
     }
 }

@@ -133,7 +133,12 @@ impl Session {
                 "STATUS=SIZE",
             ]);
         }
-        caps.join(" ")
+        let mut caps = caps.join(" ");
+        if self.user.is_some() {
+            caps.push(' ');
+            caps.push_str(&self.wire_capabilities());
+        }
+        caps
     }
 
     pub async fn run(mut self) {
@@ -284,6 +289,7 @@ impl Session {
         // Commands that own the connection for a while answer themselves.
         match body {
             CommandBody::StartTls => return self.starttls(&tag).await,
+            CommandBody::Compress(mechanism) => return self.compress(&tag, &mechanism).await,
             CommandBody::Idle => return self.idle(&tag).await,
             CommandBody::Authenticate { mechanism, initial } => {
                 return self.authenticate(&tag, &mechanism, initial).await;
@@ -370,6 +376,9 @@ impl Session {
                 let mut enabled = Vec::new();
                 for name in names {
                     if self.enable_extension(&name) {
+                        enabled.push(name);
+                    } else if name == "UTF8=ACCEPT" && !self.utf8 {
+                        self.utf8 = true;
                         enabled.push(name);
                     }
                 }
@@ -468,7 +477,12 @@ impl Session {
             } => self.thread(algorithm, criteria, uid).await,
             C::Copy { set, mailbox, uid } => self.copy(set, &mailbox, uid, false).await,
             C::Move { set, mailbox, uid } => self.copy(set, &mailbox, uid, true).await,
-            C::StartTls | C::Idle | C::Authenticate { .. } | C::Logout => {
+            C::Unauthenticate
+            | C::GetQuota(_)
+            | C::GetQuotaRoot(_)
+            | C::SetQuota(_)
+            | C::Xlist { .. } => self.handle_wire(body).await,
+            C::StartTls | C::Idle | C::Authenticate { .. } | C::Logout | C::Compress(_) => {
                 Err(Reply::bad("Unexpected command."))
             }
         }

@@ -13,6 +13,8 @@ use tokio_rustls::server::TlsStream;
 pub enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// COMPRESS=DEFLATE over either of the above.
+    Deflate(Box<crate::compress::Deflate>),
     /// Placeholder while the stream is being upgraded.
     Closed,
 }
@@ -26,6 +28,7 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Transport::Deflate(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Transport::Closed => Poll::Ready(Ok(())),
         }
     }
@@ -40,6 +43,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Transport::Deflate(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Transport::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
         }
     }
@@ -47,6 +51,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_flush(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Transport::Deflate(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Transport::Closed => Poll::Ready(Ok(())),
         }
     }
@@ -54,6 +59,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Transport::Deflate(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Transport::Closed => Poll::Ready(Ok(())),
         }
     }
@@ -73,6 +79,8 @@ pub struct Conn {
     pub reader: BufReader<Transport>,
     pub out: Vec<u8>,
     pub tls: bool,
+    /// COMPRESS=DEFLATE is active.
+    pub compressed: bool,
 }
 
 /// Output is flushed to the socket whenever this much is buffered.
@@ -85,6 +93,7 @@ impl Conn {
             reader: BufReader::with_capacity(4096, Transport::Plain(stream)),
             out: Vec::new(),
             tls: false,
+            compressed: false,
         }
     }
 
@@ -185,6 +194,17 @@ impl Conn {
         self.reader = BufReader::with_capacity(4096, Transport::Tls(Box::new(tls)));
         self.tls = true;
         Ok(())
+    }
+
+    /// Starts COMPRESS=DEFLATE: from now on both directions are raw DEFLATE. Bytes the client
+    /// sent after the command are already compressed and are inflated first.
+    pub fn start_deflate(&mut self) {
+        let pending = self.reader.buffer().to_vec();
+        let old = std::mem::replace(&mut self.reader, BufReader::new(Transport::Closed));
+        let inner = old.into_inner();
+        let deflate = crate::compress::Deflate::new(inner, pending);
+        self.reader = BufReader::with_capacity(4096, Transport::Deflate(Box::new(deflate)));
+        self.compressed = true;
     }
 
     pub async fn shutdown(&mut self) {

@@ -17,6 +17,7 @@
 //! mail; `mail-parser` is used only to decode header values for SEARCH/SORT ([`HeaderFields`]).
 
 mod address;
+mod binary;
 pub mod compose;
 mod fields;
 mod header;
@@ -29,6 +30,7 @@ mod write;
 
 use serde::{Deserialize, Serialize};
 
+pub use binary::decode_transfer_encoding;
 pub use fields::HeaderFields;
 pub use mime::{MAX_NESTING, MAX_PARTS};
 pub use text::body_text;
