@@ -115,7 +115,7 @@ pub async fn create_asp(
     let ttl = match body.get("ttl") {
         None | Some(Value::Null) => 0,
         Some(v) => match v.as_f64() {
-            Some(n) if n >= 0.0 && n <= 100.0 * 365.0 * 86400.0 => n as i64,
+            Some(n) if (0.0..=100.0 * 365.0 * 86400.0).contains(&n) => n as i64,
             _ => return Err(ApiError::invalid("\"ttl\" must be a number of seconds")),
         },
     };

@@ -4,6 +4,7 @@
 //! `X-Access-Token` header, the `accessToken` query parameter or `Authorization: Bearer`, as
 //! WildDuck takes it. This runs before routing, so every handler is covered.
 
+use crate::ClientAddr;
 use crate::error::{ApiError, Subject};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, Request, State};
@@ -12,7 +13,6 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use eider_engine::Engine;
-use crate::ClientAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {

@@ -131,27 +131,61 @@ both_stores!(mailboxes_crud, |s: &Server| {
     assert!(sent.get("total").is_none());
 
     // Create with hierarchy; hidden ones only with showHidden.
-    let created = ok(send(s, "POST", &base, &json!({"path": "Work/Projects", "retention": 3600000})));
+    let created = ok(send(
+        s,
+        "POST",
+        &base,
+        &json!({"path": "Work/Projects", "retention": 3600000}),
+    ));
     let projects = created["id"].as_str().unwrap().to_string();
-    let hidden = ok(send(s, "POST", &base, &json!({"path": "Secret", "hidden": true})))["id"]
+    let hidden = ok(send(
+        s,
+        "POST",
+        &base,
+        &json!({"path": "Secret", "hidden": true}),
+    ))["id"]
         .as_str()
         .unwrap()
         .to_string();
     let list = ok(get(s, &base));
-    let names: Vec<&str> = list["results"].as_array().unwrap().iter().map(|m| m["path"].as_str().unwrap()).collect();
-    assert!(names.contains(&"Work") && names.contains(&"Work/Projects"), "{names:?}");
+    let names: Vec<&str> = list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Work") && names.contains(&"Work/Projects"),
+        "{names:?}"
+    );
     assert!(!names.contains(&"Secret"));
     let all = ok(get(s, &format!("{base}?showHidden=true")));
-    let secret = all["results"].as_array().unwrap().iter().find(|m| m["id"] == hidden.as_str()).unwrap();
+    let secret = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == hidden.as_str())
+        .unwrap();
     assert_eq!(secret["hidden"], true);
     let special = ok(get(s, &format!("{base}?specialUse=true")));
-    let names: Vec<&str> = special["results"].as_array().unwrap().iter().map(|m| m["path"].as_str().unwrap()).collect();
+    let names: Vec<&str> = special["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Drafts", "INBOX", "Junk", "Sent Mail", "Trash"]);
 
     // Counters and sizes.
     deliver(s, "mbuser@example.com", "Subject: one\r\n\r\nbody one");
     let counted = ok(get(s, &format!("{base}?counters=true&sizes=1")));
-    let inbox = counted["results"].as_array().unwrap().iter().find(|m| m["path"] == "INBOX").unwrap().clone();
+    let inbox = counted["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "INBOX")
+        .unwrap()
+        .clone();
     assert_eq!(inbox["total"], 1);
     assert_eq!(inbox["unseen"], 1);
     assert!(inbox["size"].as_u64().unwrap() > 20);
@@ -169,39 +203,118 @@ both_stores!(mailboxes_crud, |s: &Server| {
     assert_eq!(resolved["total"], 1);
 
     // Rename (children follow), subscription, hidden.
-    ok(send(s, "PUT", &format!("{base}/{projects}"), &json!({"path": "Work/Archive/2024", "subscribed": false, "hidden": true})));
+    ok(send(
+        s,
+        "PUT",
+        &format!("{base}/{projects}"),
+        &json!({"path": "Work/Archive/2024", "subscribed": false, "hidden": true}),
+    ));
     let one = ok(get(s, &format!("{base}/{projects}")));
     assert_eq!(one["path"], "Work/Archive/2024");
     assert_eq!(one["subscribed"], false);
     assert_eq!(one["hidden"], true);
-    ok(send(s, "PUT", &format!("{base}/{}", boxes["INBOX"]), &json!({"subscribed": true})));
+    ok(send(
+        s,
+        "PUT",
+        &format!("{base}/{}", boxes["INBOX"]),
+        &json!({"subscribed": true}),
+    ));
 
     // Errors.
-    assert_error(&get(s, &format!("{base}/0123456789abcdef01234567")), 404, "NoSuchMailbox");
+    assert_error(
+        &get(s, &format!("{base}/0123456789abcdef01234567")),
+        404,
+        "NoSuchMailbox",
+    );
     assert_error(&get(s, &format!("{base}/xyz")), 400, "InputValidationError");
-    assert_error(&get(s, "/users/nothex/mailboxes"), 400, "InputValidationError");
-    assert_error(&get(s, "/users/0123456789abcdef01234567/mailboxes"), 404, "UserNotFound");
-    assert_error(&send(s, "POST", &base, &json!({"path": "Work/Archive/2024"})), 400, "MailboxExistsError");
-    assert_error(&send(s, "POST", &base, &json!({"hidden": true})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"path": 5})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"path": "a//b"})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"path": "X", "hidden": "maybe"})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"path": "X", "retention": -5})), 400, "InputValidationError");
-    assert_error(&delete(s, &format!("{base}/{}", boxes["INBOX"])), 400, "DisallowedMailboxMethod");
-    assert_error(&delete(s, &format!("{base}/{}", boxes["Trash"])), 400, "DisallowedMailboxMethod");
-    assert_error(&send(s, "PUT", &format!("{base}/{}", boxes["INBOX"]), &json!({"path": "Other"})), 400, "DisallowedMailboxMethod");
-    assert_error(&get(s, &format!("{base}/resolve?path=Nope")), 404, "NoSuchMailbox");
+    assert_error(
+        &get(s, "/users/nothex/mailboxes"),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, "/users/0123456789abcdef01234567/mailboxes"),
+        404,
+        "UserNotFound",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"path": "Work/Archive/2024"})),
+        400,
+        "MailboxExistsError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"hidden": true})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"path": 5})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"path": "a//b"})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"path": "X", "hidden": "maybe"})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"path": "X", "retention": -5})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &delete(s, &format!("{base}/{}", boxes["INBOX"])),
+        400,
+        "DisallowedMailboxMethod",
+    );
+    assert_error(
+        &delete(s, &format!("{base}/{}", boxes["Trash"])),
+        400,
+        "DisallowedMailboxMethod",
+    );
+    assert_error(
+        &send(
+            s,
+            "PUT",
+            &format!("{base}/{}", boxes["INBOX"]),
+            &json!({"path": "Other"}),
+        ),
+        400,
+        "DisallowedMailboxMethod",
+    );
+    assert_error(
+        &get(s, &format!("{base}/resolve?path=Nope")),
+        404,
+        "NoSuchMailbox",
+    );
 
     // Delete: a parent with children refuses, the leaf goes.
-    let work = ok(get(s, &format!("{base}/resolve?path=Work")))["id"].as_str().unwrap().to_string();
-    assert_error(&delete(s, &format!("{base}/{work}")), 400, "DisallowedMailboxMethod");
+    let work = ok(get(s, &format!("{base}/resolve?path=Work")))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_error(
+        &delete(s, &format!("{base}/{work}")),
+        400,
+        "DisallowedMailboxMethod",
+    );
     ok(delete(s, &format!("{base}/{projects}")));
     assert_error(&get(s, &format!("{base}/{projects}")), 404, "NoSuchMailbox");
     ok(delete(s, &format!("{base}/{hidden}")));
 });
 
 fn uids(v: &Value) -> Vec<u64> {
-    v["results"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect()
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect()
 }
 
 both_stores!(messages_list_paging_update_delete, |s: &Server| {
@@ -211,7 +324,9 @@ both_stores!(messages_list_paging_update_delete, |s: &Server| {
         deliver(
             s,
             "msguser@example.com",
-            &format!("From: Ann <ann@example.net>\r\nTo: msguser@example.com\r\nSubject: note {i}\r\nMessage-ID: <m{i}@x>\r\n\r\nbody {i}"),
+            &format!(
+                "From: Ann <ann@example.net>\r\nTo: msguser@example.com\r\nSubject: note {i}\r\nMessage-ID: <m{i}@x>\r\n\r\nbody {i}"
+            ),
         );
     }
     let base = format!("/users/{user}/mailboxes/{inbox}/messages");
@@ -223,8 +338,14 @@ both_stores!(messages_list_paging_update_delete, |s: &Server| {
     assert_eq!(uids(&page), [7, 6, 5]);
     let first = &page["results"][0];
     assert_eq!(first["subject"], "note 7");
-    assert_eq!(first["from"], json!({"name": "Ann", "address": "ann@example.net"}));
-    assert_eq!(first["to"], json!([{"name": "", "address": "msguser@example.com"}]));
+    assert_eq!(
+        first["from"],
+        json!({"name": "Ann", "address": "ann@example.net"})
+    );
+    assert_eq!(
+        first["to"],
+        json!([{"name": "", "address": "msguser@example.com"}])
+    );
     assert_eq!(first["messageId"], "<m7@x>");
     assert_eq!(first["mailbox"], inbox.as_str());
     assert_eq!(first["seen"], false);
@@ -234,39 +355,95 @@ both_stores!(messages_list_paging_update_delete, |s: &Server| {
     let next = page["nextCursor"].as_str().unwrap().to_string();
     let page2 = ok(get(s, &format!("{base}?limit=3&next={next}")));
     assert_eq!(uids(&page2), [4, 3, 2]);
-    let page3 = ok(get(s, &format!("{base}?limit=3&next={}", page2["nextCursor"].as_str().unwrap())));
+    let page3 = ok(get(
+        s,
+        &format!(
+            "{base}?limit=3&next={}",
+            page2["nextCursor"].as_str().unwrap()
+        ),
+    ));
     assert_eq!(uids(&page3), [1]);
     assert_eq!(page3["nextCursor"], false);
-    let back = ok(get(s, &format!("{base}?limit=3&previous={}", page3["previousCursor"].as_str().unwrap())));
+    let back = ok(get(
+        s,
+        &format!(
+            "{base}?limit=3&previous={}",
+            page3["previousCursor"].as_str().unwrap()
+        ),
+    ));
     assert_eq!(uids(&back), [4, 3, 2]);
-    let back2 = ok(get(s, &format!("{base}?limit=3&previous={}", back["previousCursor"].as_str().unwrap())));
+    let back2 = ok(get(
+        s,
+        &format!(
+            "{base}?limit=3&previous={}",
+            back["previousCursor"].as_str().unwrap()
+        ),
+    ));
     assert_eq!(uids(&back2), [7, 6, 5]);
     assert_eq!(back2["previousCursor"], false);
-    assert_eq!(uids(&ok(get(s, &format!("{base}?order=asc&limit=2")))), [1, 2]);
+    assert_eq!(
+        uids(&ok(get(s, &format!("{base}?order=asc&limit=2")))),
+        [1, 2]
+    );
 
     // Flags over PUT (one and a set), unseen filter.
-    let r = ok(send(s, "PUT", &format!("{base}/2"), &json!({"seen": true, "flagged": true})));
+    let r = ok(send(
+        s,
+        "PUT",
+        &format!("{base}/2"),
+        &json!({"seen": true, "flagged": true}),
+    ));
     assert_eq!(r["updated"], 1);
-    let r = ok(send(s, "PUT", &base, &json!({"message": "3:4,6", "seen": true})));
+    let r = ok(send(
+        s,
+        "PUT",
+        &base,
+        &json!({"message": "3:4,6", "seen": true}),
+    ));
     assert_eq!(r["updated"], 3);
     let unseen = ok(get(s, &format!("{base}?unseen=true")));
     assert_eq!(uids(&unseen), [7, 5, 1]);
     assert_eq!(unseen["total"], 3);
     let two = ok(get(s, &format!("{base}/2")));
-    assert_eq!((two["seen"].clone(), two["flagged"].clone(), two["draft"].clone()), (json!(true), json!(true), json!(false)));
-    ok(send(s, "PUT", &format!("{base}/2"), &json!({"flagged": false, "expires": "2030-01-02T03:04:05.000Z"})));
+    assert_eq!(
+        (
+            two["seen"].clone(),
+            two["flagged"].clone(),
+            two["draft"].clone()
+        ),
+        (json!(true), json!(true), json!(false))
+    );
+    ok(send(
+        s,
+        "PUT",
+        &format!("{base}/2"),
+        &json!({"flagged": false, "expires": "2030-01-02T03:04:05.000Z"}),
+    ));
     let two = ok(get(s, &format!("{base}/2")));
     assert_eq!(two["flagged"], false);
     assert_eq!(two["expires"], "2030-01-02T03:04:05.000Z");
-    ok(send(s, "PUT", &format!("{base}/2"), &json!({"expires": false})));
+    ok(send(
+        s,
+        "PUT",
+        &format!("{base}/2"),
+        &json!({"expires": false}),
+    ));
     assert!(ok(get(s, &format!("{base}/2"))).get("expires").is_none());
 
     // markAsSeen.
-    assert_eq!(ok(get(s, &format!("{base}/7?markAsSeen=true")))["seen"], true);
+    assert_eq!(
+        ok(get(s, &format!("{base}/7?markAsSeen=true")))["seen"],
+        true
+    );
 
     // Move one to Trash.
     let trash = &boxes["Trash"];
-    let moved = ok(send(s, "PUT", &format!("{base}/5"), &json!({"moveTo": trash})));
+    let moved = ok(send(
+        s,
+        "PUT",
+        &format!("{base}/5"),
+        &json!({"moveTo": trash}),
+    ));
     assert_eq!(moved["mailbox"], trash.as_str());
     assert_eq!(moved["id"], json!([[5, 1]]));
     let in_trash = ok(get(s, &format!("/users/{user}/mailboxes/{trash}/messages")));
@@ -282,22 +459,81 @@ both_stores!(messages_list_paging_update_delete, |s: &Server| {
     assert_eq!(ok(get(s, &base))["total"], 0);
 
     // Validation.
-    assert_error(&get(s, &format!("{base}?limit=0")), 400, "InputValidationError");
-    assert_error(&get(s, &format!("{base}?limit=abc")), 400, "InputValidationError");
-    assert_error(&get(s, &format!("{base}?limit=251")), 400, "InputValidationError");
-    assert_error(&get(s, &format!("{base}?order=sideways")), 400, "InputValidationError");
-    assert_error(&get(s, &format!("{base}?next=%%%")), 400, "InputValidationError");
-    assert_error(&get(s, &format!("{base}?unseen=perhaps")), 400, "InputValidationError");
+    assert_error(
+        &get(s, &format!("{base}?limit=0")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("{base}?limit=abc")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("{base}?limit=251")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("{base}?order=sideways")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("{base}?next=%%%")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("{base}?unseen=perhaps")),
+        400,
+        "InputValidationError",
+    );
     assert_error(&get(s, &format!("{base}/abc")), 400, "InputValidationError");
     assert_error(&get(s, &format!("{base}/99")), 404, "MessageNotFound");
-    assert_error(&get(s, &format!("{base}/99/message.eml")), 404, "MessageNotFound");
-    assert_error(&get(s, &format!("/users/{user}/mailboxes/0123456789abcdef01234567/messages")), 404, "NoSuchMailbox");
-    assert_error(&send(s, "PUT", &base, &json!({"seen": true})), 400, "InputValidationError");
-    assert_error(&send(s, "PUT", &base, &json!({"message": "x:y", "seen": true})), 400, "InputValidationError");
-    assert_error(&send(s, "PUT", &base, &json!({"message": "1", "seen": "kinda"})), 400, "InputValidationError");
-    assert_error(&send(s, "PUT", &base, &json!({"message": "1", "moveTo": "zz"})), 400, "InputValidationError");
-    assert_error(&send(s, "PUT", &base, &json!({"message": "1", "expires": 5})), 400, "InputValidationError");
-    assert_error(&send(s, "PUT", &base, &json!({"message": "1", "seen": true})), 404, "MessageNotFound");
+    assert_error(
+        &get(s, &format!("{base}/99/message.eml")),
+        404,
+        "MessageNotFound",
+    );
+    assert_error(
+        &get(
+            s,
+            &format!("/users/{user}/mailboxes/0123456789abcdef01234567/messages"),
+        ),
+        404,
+        "NoSuchMailbox",
+    );
+    assert_error(
+        &send(s, "PUT", &base, &json!({"seen": true})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "PUT", &base, &json!({"message": "x:y", "seen": true})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "PUT", &base, &json!({"message": "1", "seen": "kinda"})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "PUT", &base, &json!({"message": "1", "moveTo": "zz"})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "PUT", &base, &json!({"message": "1", "expires": 5})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "PUT", &base, &json!({"message": "1", "seen": true})),
+        404,
+        "MessageNotFound",
+    );
 });
 
 both_stores!(upload_get_source_attachments, |s: &Server| {
@@ -308,7 +544,12 @@ both_stores!(upload_get_source_attachments, |s: &Server| {
     let b64 = base64::engine::general_purpose::STANDARD;
     // Raw upload, base64.
     let raw = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: raw one\r\n\r\nRaw body\r\n";
-    let up = ok(send(s, "POST", &base, &json!({"raw": b64.encode(raw), "unseen": true, "flagged": true, "date": "2024-05-06T07:08:09Z"})));
+    let up = ok(send(
+        s,
+        "POST",
+        &base,
+        &json!({"raw": b64.encode(raw), "unseen": true, "flagged": true, "date": "2024-05-06T07:08:09Z"}),
+    ));
     assert_eq!(up["message"]["id"], 1);
     assert_eq!(up["message"]["mailbox"], drafts.as_str());
     assert_eq!(up["message"]["size"], raw.len());
@@ -322,42 +563,73 @@ both_stores!(upload_get_source_attachments, |s: &Server| {
     assert_eq!(one["idate"], "2024-05-06T07:08:09.000Z");
     assert_eq!(one["text"].as_str().unwrap().trim(), "Raw body");
     // Raw upload as a message/rfc822 body: seen by default.
-    let rfc = http(s.api_port, "POST", &base, Some(("message/rfc822", b"Subject: posted\r\n\r\nposted body\r\n")));
+    let rfc = http(
+        s.api_port,
+        "POST",
+        &base,
+        Some(("message/rfc822", b"Subject: posted\r\n\r\nposted body\r\n")),
+    );
     assert_eq!(rfc.status, 200, "{}", rfc.body);
     assert_eq!(rfc.body["message"]["id"], 2);
     assert_eq!(ok(get(s, &format!("{base}/2")))["seen"], true);
 
     // Composed upload with HTML (with a script to strip) and attachments.
     let pdf: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
-    let up = ok(send(s, "POST", &base, &json!({
-        "from": {"name": "Ann Example", "address": "ann@example.com"},
-        "to": [{"name": "Bob", "address": "bob@example.com"}, {"address": "carl@example.com"}],
-        "cc": [{"address": "dora@example.com"}],
-        "subject": "Quarterly report ✓",
-        "text": "Plain version\nline two",
-        "html": "<p>Hello <b>Bob</b></p><script>alert('x')</script><img src=\"cid:logo@x\" onerror=\"evil()\">",
-        "headers": [{"key": "X-Custom", "value": "yes"}],
-        "attachments": [
-            {"filename": "report.pdf", "contentType": "application/pdf", "content": b64.encode(&pdf)},
-            {"filename": "notes.txt", "contentType": "text/plain", "content": b64.encode("notes äö")},
-        ],
-    })));
+    let up = ok(send(
+        s,
+        "POST",
+        &base,
+        &json!({
+            "from": {"name": "Ann Example", "address": "ann@example.com"},
+            "to": [{"name": "Bob", "address": "bob@example.com"}, {"address": "carl@example.com"}],
+            "cc": [{"address": "dora@example.com"}],
+            "subject": "Quarterly report ✓",
+            "text": "Plain version\nline two",
+            "html": "<p>Hello <b>Bob</b></p><script>alert('x')</script><img src=\"cid:logo@x\" onerror=\"evil()\">",
+            "headers": [{"key": "X-Custom", "value": "yes"}],
+            "attachments": [
+                {"filename": "report.pdf", "contentType": "application/pdf", "content": b64.encode(&pdf)},
+                {"filename": "notes.txt", "contentType": "text/plain", "content": b64.encode("notes äö")},
+            ],
+        }),
+    ));
     let uid = up["message"]["id"].as_u64().unwrap();
     let m = ok(get(s, &format!("{base}/{uid}")));
     assert_eq!(m["subject"], "Quarterly report ✓");
-    assert_eq!(m["from"], json!({"name": "Ann Example", "address": "ann@example.com"}));
-    assert_eq!(m["to"], json!([{"name": "Bob", "address": "bob@example.com"}, {"name": "", "address": "carl@example.com"}]));
-    assert_eq!(m["cc"], json!([{"name": "", "address": "dora@example.com"}]));
+    assert_eq!(
+        m["from"],
+        json!({"name": "Ann Example", "address": "ann@example.com"})
+    );
+    assert_eq!(
+        m["to"],
+        json!([{"name": "Bob", "address": "bob@example.com"}, {"name": "", "address": "carl@example.com"}])
+    );
+    assert_eq!(
+        m["cc"],
+        json!([{"name": "", "address": "dora@example.com"}])
+    );
     assert_eq!(m["user"], user.as_str());
     assert_eq!(m["mailbox"], drafts.as_str());
     assert_eq!(m["id"], uid);
-    assert_eq!(m["text"].as_str().unwrap().replace("\r\n", "\n").trim(), "Plain version\nline two");
+    assert_eq!(
+        m["text"].as_str().unwrap().replace("\r\n", "\n").trim(),
+        "Plain version\nline two"
+    );
     let html = m["html"][0].as_str().unwrap();
     assert!(html.contains("<b>Bob</b>"), "{html}");
-    assert!(!html.to_lowercase().contains("<script") && !html.contains("onerror"), "{html}");
+    assert!(
+        !html.to_lowercase().contains("<script") && !html.contains("onerror"),
+        "{html}"
+    );
     assert_eq!(m["contentType"]["value"], "multipart/mixed");
     assert!(m["contentType"]["params"]["boundary"].is_string());
-    assert!(m["headers"].as_array().unwrap().iter().any(|h| h == &json!({"key": "x-custom", "value": "yes"})));
+    assert!(
+        m["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == &json!({"key": "x-custom", "value": "yes"}))
+    );
     let atts = m["attachments"].as_array().unwrap();
     assert_eq!(atts.len(), 2, "{atts:?}");
     assert_eq!(atts[0]["id"], "ATT00001");
@@ -373,90 +645,270 @@ both_stores!(upload_get_source_attachments, |s: &Server| {
     assert_eq!(a1.raw, pdf);
     let a2 = get(s, &format!("{base}/{uid}/attachments/ATT00002"));
     assert_eq!(a2.raw, "notes äö".as_bytes());
-    assert_error(&get(s, &format!("{base}/{uid}/attachments/ATT00009")), 404, "AttachmentNotFound");
-    assert_error(&get(s, &format!("{base}/{uid}/attachments/x.png")), 400, "InputValidationError");
+    assert_error(
+        &get(s, &format!("{base}/{uid}/attachments/ATT00009")),
+        404,
+        "AttachmentNotFound",
+    );
+    assert_error(
+        &get(s, &format!("{base}/{uid}/attachments/x.png")),
+        400,
+        "InputValidationError",
+    );
 
     // The listing sees it too.
     let listed = ok(get(s, &base));
     assert_eq!(listed["results"][0]["attachments"], true);
-    assert_eq!(listed["results"][0]["contentType"]["value"], "multipart/mixed");
+    assert_eq!(
+        listed["results"][0]["contentType"]["value"],
+        "multipart/mixed"
+    );
 
     // Validation.
-    assert_error(&send(s, "POST", &base, &json!({"raw": ""})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"raw": 5})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"from": "nope"})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"subject": "x", "attachments": [{"content": "%%%"}]})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"subject": "x", "date": "yesterday"})), 400, "InputValidationError");
-    assert_error(&http(s.api_port, "POST", &base, Some(("application/json", b"{bad"))), 400, "InputValidationError");
+    assert_error(
+        &send(s, "POST", &base, &json!({"raw": ""})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"raw": 5})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"from": "nope"})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(
+            s,
+            "POST",
+            &base,
+            &json!({"subject": "x", "attachments": [{"content": "%%%"}]}),
+        ),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(
+            s,
+            "POST",
+            &base,
+            &json!({"subject": "x", "date": "yesterday"}),
+        ),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &http(
+            s.api_port,
+            "POST",
+            &base,
+            Some(("application/json", b"{bad")),
+        ),
+        400,
+        "InputValidationError",
+    );
 });
 
 both_stores!(search_and_apply, |s: &Server| {
     let (user, boxes) = setup(s, "searcher");
     let msgs = [
-        ("Alice <alice@example.net>", "Invoice 42", "Please pay the invoice", ""),
-        ("Bob <bob@example.net>", "Lunch", "Shall we meet for lunch? Käsespätzle", ""),
-        ("Alice <alice@example.net>", "Holiday photos", "see attached", "attach"),
+        (
+            "Alice <alice@example.net>",
+            "Invoice 42",
+            "Please pay the invoice",
+            "",
+        ),
+        (
+            "Bob <bob@example.net>",
+            "Lunch",
+            "Shall we meet for lunch? Käsespätzle",
+            "",
+        ),
+        (
+            "Alice <alice@example.net>",
+            "Holiday photos",
+            "see attached",
+            "attach",
+        ),
         ("Carol <carol@example.net>", "Status", "all green", ""),
     ];
     for (from, subject, body, kind) in msgs {
         let msg = if kind == "attach" {
-            format!("From: {from}\r\nTo: searcher@example.com\r\nSubject: {subject}\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n{body}\r\n--b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=p.png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n")
+            format!(
+                "From: {from}\r\nTo: searcher@example.com\r\nSubject: {subject}\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n{body}\r\n--b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=p.png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n"
+            )
         } else {
-            format!("From: {from}\r\nTo: searcher@example.com\r\nSubject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{}", body.replace("ä", "=C3=A4"))
+            format!(
+                "From: {from}\r\nTo: searcher@example.com\r\nSubject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{}",
+                body.replace("ä", "=C3=A4")
+            )
         };
         deliver(s, "searcher@example.com", &msg);
     }
     let base = format!("/users/{user}/search");
     let subjects = |v: &Value| -> Vec<String> {
-        v["results"].as_array().unwrap().iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect()
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["subject"].as_str().unwrap().to_string())
+            .collect()
     };
     let r = ok(get(s, &format!("{base}?from=alice")));
     assert_eq!(subjects(&r), ["Holiday photos", "Invoice 42"]);
     assert_eq!(r["total"], 2);
-    assert_eq!(subjects(&ok(get(s, &format!("{base}?query=k%C3%A4sesp%C3%A4tzle")))), ["Lunch"]);
-    assert_eq!(subjects(&ok(get(s, &format!("{base}?q=from:alice%20pay")))), ["Invoice 42"]);
-    assert_eq!(subjects(&ok(get(s, &format!("{base}?subject=status")))), ["Status"]);
-    assert_eq!(subjects(&ok(get(s, &format!("{base}?attachments=true")))), ["Holiday photos"]);
-    assert_eq!(subjects(&ok(get(s, &format!("{base}?or[from]=carol&or[subject]=lunch")))), ["Status", "Lunch"]);
-    assert_eq!(subjects(&ok(get(s, &format!("{base}?to=searcher&order=asc&limit=2")))), ["Invoice 42", "Lunch"]);
-    assert_eq!(ok(get(s, &format!("{base}?minSize=1&maxSize=10")))["total"], 0);
-    assert_eq!(ok(get(s, &format!("{base}?datestart=2000-01-01&dateend=2100-01-01")))["total"], 4);
-    assert_eq!(ok(get(s, &format!("{base}?dateend=2000-01-01")))["total"], 0);
+    assert_eq!(
+        subjects(&ok(get(s, &format!("{base}?query=k%C3%A4sesp%C3%A4tzle")))),
+        ["Lunch"]
+    );
+    assert_eq!(
+        subjects(&ok(get(s, &format!("{base}?q=from:alice%20pay")))),
+        ["Invoice 42"]
+    );
+    assert_eq!(
+        subjects(&ok(get(s, &format!("{base}?subject=status")))),
+        ["Status"]
+    );
+    assert_eq!(
+        subjects(&ok(get(s, &format!("{base}?attachments=true")))),
+        ["Holiday photos"]
+    );
+    assert_eq!(
+        subjects(&ok(get(
+            s,
+            &format!("{base}?or[from]=carol&or[subject]=lunch")
+        ))),
+        ["Status", "Lunch"]
+    );
+    assert_eq!(
+        subjects(&ok(get(
+            s,
+            &format!("{base}?to=searcher&order=asc&limit=2")
+        ))),
+        ["Invoice 42", "Lunch"]
+    );
+    assert_eq!(
+        ok(get(s, &format!("{base}?minSize=1&maxSize=10")))["total"],
+        0
+    );
+    assert_eq!(
+        ok(get(
+            s,
+            &format!("{base}?datestart=2000-01-01&dateend=2100-01-01")
+        ))["total"],
+        4
+    );
+    assert_eq!(
+        ok(get(s, &format!("{base}?dateend=2000-01-01")))["total"],
+        0
+    );
     // Paging across results.
     let p1 = ok(get(s, &format!("{base}?limit=3")));
     assert_eq!(p1["total"], 4);
     assert_eq!(subjects(&p1), ["Status", "Holiday photos", "Lunch"]);
-    let p2 = ok(get(s, &format!("{base}?limit=3&next={}", p1["nextCursor"].as_str().unwrap())));
+    let p2 = ok(get(
+        s,
+        &format!("{base}?limit=3&next={}", p1["nextCursor"].as_str().unwrap()),
+    ));
     assert_eq!(subjects(&p2), ["Invoice 42"]);
     assert_eq!(p2["nextCursor"], false);
     // Search-and-apply: flag Alice's mail, then move it.
-    let r = ok(send(s, "POST", &base, &json!({"from": "alice", "action": {"flagged": true, "seen": true}})));
+    let r = ok(send(
+        s,
+        "POST",
+        &base,
+        &json!({"from": "alice", "action": {"flagged": true, "seen": true}}),
+    ));
     assert_eq!(r["existing"], false);
     assert_eq!(r["scheduled"].as_str().unwrap().len(), 24);
-    assert_eq!(subjects(&ok(get(s, &format!("{base}?flagged=true")))), ["Holiday photos", "Invoice 42"]);
-    assert_eq!(subjects(&ok(get(s, &format!("{base}?unseen=true")))), ["Status", "Lunch"]);
+    assert_eq!(
+        subjects(&ok(get(s, &format!("{base}?flagged=true")))),
+        ["Holiday photos", "Invoice 42"]
+    );
+    assert_eq!(
+        subjects(&ok(get(s, &format!("{base}?unseen=true")))),
+        ["Status", "Lunch"]
+    );
     let junk = &boxes["Junk"];
-    ok(send(s, "POST", &base, &json!({"from": "alice", "action": {"moveTo": junk}})));
+    ok(send(
+        s,
+        "POST",
+        &base,
+        &json!({"from": "alice", "action": {"moveTo": junk}}),
+    ));
     let in_junk = ok(get(s, &format!("{base}?mailbox={junk}")));
     assert_eq!(subjects(&in_junk), ["Holiday photos", "Invoice 42"]);
-    assert!(in_junk["results"].as_array().unwrap().iter().all(|m| m["mailbox"] == junk.as_str()));
-    ok(send(s, "POST", &base, &json!({"mailbox": junk, "action": {"delete": true}})));
+    assert!(
+        in_junk["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["mailbox"] == junk.as_str())
+    );
+    ok(send(
+        s,
+        "POST",
+        &base,
+        &json!({"mailbox": junk, "action": {"delete": true}}),
+    ));
     assert_eq!(ok(get(s, &base))["total"], 2);
     // Validation.
-    assert_error(&get(s, &format!("{base}?mailbox=zzz")), 400, "InputValidationError");
-    assert_error(&get(s, &format!("{base}?mailbox=0123456789abcdef01234567")), 404, "NoSuchMailbox");
-    assert_error(&get(s, &format!("{base}?minSize=big")), 400, "InputValidationError");
-    assert_error(&get(s, &format!("{base}?datestart=notadate")), 400, "InputValidationError");
-    assert_error(&get(s, &format!("{base}?flagged=sometimes")), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"from": "x"})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"action": {}})), 400, "InputValidationError");
-    assert_error(&send(s, "POST", &base, &json!({"action": {"moveTo": "0123456789abcdef01234567"}})), 404, "NoSuchMailbox");
+    assert_error(
+        &get(s, &format!("{base}?mailbox=zzz")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("{base}?mailbox=0123456789abcdef01234567")),
+        404,
+        "NoSuchMailbox",
+    );
+    assert_error(
+        &get(s, &format!("{base}?minSize=big")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("{base}?datestart=notadate")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("{base}?flagged=sometimes")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"from": "x"})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(s, "POST", &base, &json!({"action": {}})),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &send(
+            s,
+            "POST",
+            &base,
+            &json!({"action": {"moveTo": "0123456789abcdef01234567"}}),
+        ),
+        404,
+        "NoSuchMailbox",
+    );
 });
 
 /// Opens the event stream and returns the socket, past the response header.
 fn open_updates(s: &Server, user: &str, last_event_id: Option<&str>) -> LineClient {
     let mut c = LineClient::connect(s.api_port);
-    let extra = last_event_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+    let extra = last_event_id
+        .map(|id| format!("Last-Event-ID: {id}\r\n"))
+        .unwrap_or_default();
     c.send(format!("GET /users/{user}/updates HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n{extra}\r\n").as_bytes());
     assert_eq!(c.line(), "HTTP/1.1 200 OK\r\n");
     let head = c.until("\r\n");
@@ -464,7 +916,11 @@ fn open_updates(s: &Server, user: &str, last_event_id: Option<&str>) -> LineClie
     while !all.ends_with("\r\n\r\n") {
         all.push_str(&c.line());
     }
-    assert!(all.to_lowercase().contains("content-type: text/event-stream"), "{all}");
+    assert!(
+        all.to_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{all}"
+    );
     c
 }
 
@@ -480,8 +936,8 @@ fn next_event(c: &mut LineClient) -> (i64, Value) {
             id = Some(v.trim().parse().unwrap());
         } else if let Some(v) = line.strip_prefix("data:") {
             data.push_str(v.trim_start());
-        } else if line.is_empty() && id.is_some() && !data.is_empty() {
-            return (id.unwrap(), serde_json::from_str(&data).unwrap());
+        } else if let (true, Some(id), false) = (line.is_empty(), id, data.is_empty()) {
+            return (id, serde_json::from_str(&data).unwrap());
         }
     }
 }
@@ -507,8 +963,16 @@ both_stores!(updates_stream_and_imap, |s: &Server| {
     imap.send(b"c IDLE\r\n");
     assert_eq!(imap.line(), "+ idling\r\n");
     let mut sse = open_updates(s, &user, None);
-    ok(send(s, "PUT", &format!("/users/{user}/mailboxes/{inbox}/messages/2"), &json!({"flagged": true})));
-    assert_eq!(imap.line(), "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))\r\n");
+    ok(send(
+        s,
+        "PUT",
+        &format!("/users/{user}/mailboxes/{inbox}/messages/2"),
+        &json!({"flagged": true}),
+    ));
+    assert_eq!(
+        imap.line(),
+        "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))\r\n"
+    );
     imap.send(b"DONE\r\n");
     imap.until("c OK");
 
@@ -540,15 +1004,26 @@ both_stores!(updates_stream_and_imap, |s: &Server| {
     assert_eq!(ev["command"], "CREATE");
     assert_eq!(ev["path"], "Lists");
     let lists = ev["mailbox"].as_str().unwrap().to_string();
-    ok(send(s, "PUT", &format!("/users/{user}/mailboxes/{lists}"), &json!({"path": "Newsletters"})));
+    ok(send(
+        s,
+        "PUT",
+        &format!("/users/{user}/mailboxes/{lists}"),
+        &json!({"path": "Newsletters"}),
+    ));
     let (_, ev) = next_event(&mut sse);
-    assert_eq!(ev, json!({"command": "RENAME", "mailbox": lists, "path": "Newsletters"}));
+    assert_eq!(
+        ev,
+        json!({"command": "RENAME", "mailbox": lists, "path": "Newsletters"})
+    );
     imap.send(b"f UID STORE 3 +FLAGS (\\Deleted)\r\ng EXPUNGE\r\n");
     imap.until("g OK");
     let (_, ev) = next_event(&mut sse);
     assert_eq!(ev["command"], "FETCH");
     let (last_id, ev) = next_event(&mut sse);
-    assert_eq!(ev, json!({"command": "EXPUNGE", "mailbox": inbox, "uid": 3}));
+    assert_eq!(
+        ev,
+        json!({"command": "EXPUNGE", "mailbox": inbox, "uid": 3})
+    );
     drop(sse);
 
     // Resume after the second event: the rest again, in order, nothing missing or doubled.
@@ -568,6 +1043,14 @@ both_stores!(updates_stream_and_imap, |s: &Server| {
     assert_eq!(id, last_id + 1);
     assert_eq!(ev, json!({"command": "DELETE", "mailbox": lists}));
 
-    assert_error(&get(s, &format!("/users/{user}/updates?Last-Event-ID=abc")), 400, "InputValidationError");
-    assert_error(&get(s, "/users/0123456789abcdef01234567/updates"), 404, "UserNotFound");
+    assert_error(
+        &get(s, &format!("/users/{user}/updates?Last-Event-ID=abc")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, "/users/0123456789abcdef01234567/updates"),
+        404,
+        "UserNotFound",
+    );
 });

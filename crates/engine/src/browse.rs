@@ -208,9 +208,9 @@ impl Engine {
             };
             let batch = self.store.page_messages(user_id, &q.filter, &page).await?;
             let exhausted = (batch.len() as i64) < batch_size;
-            let last_key = batch.last().map(|m| {
-                page_key(q.by_uid, &m.mailbox_id, &m.row)
-            });
+            let last_key = batch
+                .last()
+                .map(|m| page_key(q.by_uid, &m.mailbox_id, &m.row));
             for item in self.with_infos(user_id, batch).await? {
                 if found.len() > limit {
                     break;
@@ -280,9 +280,9 @@ impl Engine {
             };
             let batch = self.store.page_messages(user_id, &q.filter, &page).await?;
             let exhausted = (batch.len() as i64) < SCAN_BATCH;
-            after = batch.last().map(|m| {
-                page_key(q.by_uid, &m.mailbox_id, &m.row)
-            });
+            after = batch
+                .last()
+                .map(|m| page_key(q.by_uid, &m.mailbox_id, &m.row));
             for item in self.with_infos(user_id, batch).await? {
                 if self.matches_text(user_id, &item, &q.text).await? {
                     total += 1;

@@ -110,16 +110,16 @@ impl Counters {
 
     /// The current value of the windowed counter `key` (0 when absent or expired).
     pub async fn count(&self, key: &str) -> u64 {
-        if let Some(redis) = &self.redis {
-            if let Some(mut conn) = redis.link.connection() {
-                let mut cmd = redis::cmd("GET");
-                cmd.arg(redis.link.key(key));
-                let get = cmd.query_async::<Option<u64>>(&mut conn);
-                match tokio::time::timeout(COMMAND_TIMEOUT, get).await {
-                    Ok(Ok(n)) => return n.unwrap_or(0),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "Redis GET failed; counting locally"),
-                    Err(_) => tracing::warn!("Redis GET timed out; counting locally"),
-                }
+        if let Some(redis) = &self.redis
+            && let Some(mut conn) = redis.link.connection()
+        {
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(redis.link.key(key));
+            let get = cmd.query_async::<Option<u64>>(&mut conn);
+            match tokio::time::timeout(COMMAND_TIMEOUT, get).await {
+                Ok(Ok(n)) => return n.unwrap_or(0),
+                Ok(Err(e)) => tracing::warn!(error = %e, "Redis GET failed; counting locally"),
+                Err(_) => tracing::warn!("Redis GET timed out; counting locally"),
             }
         }
         self.local.count(key)

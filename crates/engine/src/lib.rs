@@ -23,10 +23,10 @@ mod mailbox;
 mod multiappend;
 mod notify;
 mod rules;
+mod shared_redis;
 mod sync;
 mod tokens;
 mod totp;
-mod shared_redis;
 mod users;
 
 pub use addresses::{
@@ -35,10 +35,10 @@ pub use addresses::{
 };
 pub use asp::{ASP_SCOPES, CreateAsp};
 pub use auth::{AuthContext, Authenticated, Scope, hash_password, verify_password};
-pub use authlog::Attempt;
-pub use eider_store::new_id;
 pub use auth_limits::AuthLimits;
+pub use authlog::Attempt;
 pub use counters::{Counters, Slot};
+pub use eider_store::new_id;
 pub use error::{Error, ErrorKind, Result};
 pub use flags::Flags;
 pub use ingest::{CreateUser, DeliveryOutcome};
@@ -47,9 +47,9 @@ pub use mailbox::{
 };
 pub use multiappend::NewMessage;
 pub use notify::{Notification, Notifier};
+pub use shared_redis::RedisOptions;
 pub use totp::TotpSetup;
 pub use users::{UpdateUser, UserFilter, UserPage};
-pub use shared_redis::RedisOptions;
 
 pub use eider_mime::MessageInfo;
 pub use eider_store::{

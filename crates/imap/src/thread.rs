@@ -213,7 +213,7 @@ fn references(records: &[SortRecord]) -> (Forest<'_>, Vec<usize>) {
                 let old_dummy = f.nodes[old].msg.is_none();
                 let new_dummy = f.nodes[n].msg.is_none();
                 let old_reply = subject_of(&f, old).1;
-                if (new_dummy && !old_dummy) || (!new_dummy && !old_dummy && old_reply && !reply) {
+                if !old_dummy && (new_dummy || (old_reply && !reply)) {
                     table.insert(subject, n);
                 }
             }

@@ -35,7 +35,11 @@ pub struct MessageFilter {
 pub enum PageKey {
     Uid(u32),
     /// Receive time, then mailbox id, then UID: a total order across mailboxes.
-    Position { date: i64, mailbox: String, uid: u32 },
+    Position {
+        date: i64,
+        mailbox: String,
+        uid: u32,
+    },
 }
 
 #[derive(Debug, Clone)]

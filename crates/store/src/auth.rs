@@ -103,20 +103,6 @@ fn authlog_from_row(row: &AnyRow) -> Result<AuthLogRow> {
     })
 }
 
-/// A 24-hex-digit id that sorts by creation time to the nanosecond (4 bytes of seconds, as in
-/// an ObjectId, then 4 bytes of nanoseconds and 4 random bytes), so lists ordered by id are in
-/// the order things happened even within one second.
-fn time_ordered_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut bytes = [0u8; 12];
-    bytes[..4].copy_from_slice(&(now.as_secs() as u32).to_be_bytes());
-    bytes[4..8].copy_from_slice(&now.subsec_nanos().to_be_bytes());
-    bytes[8..].copy_from_slice(&rand::random::<[u8; 4]>());
-    hex::encode(bytes)
-}
-
 impl Store {
     // --- access tokens and nonces ---
 
@@ -197,7 +183,7 @@ impl Store {
 
     pub async fn insert_asp(&self, asp: &NewAsp) -> Result<AspRow> {
         let _w = self.writer().await;
-        let id = time_ordered_id();
+        let id = crate::new_id();
         let now = unix_now();
         let expires = if asp.ttl > 0 { now + asp.ttl } else { 0 };
         sqlx::query(
@@ -374,7 +360,7 @@ impl Store {
     /// Appends an entry (its id is made here) and drops the user's expired ones.
     pub async fn insert_authlog(&self, entry: &AuthLogRow) -> Result<String> {
         let _w = self.writer().await;
-        let id = time_ordered_id();
+        let id = crate::new_id();
         sqlx::query(&format!(
             "INSERT INTO authlog ({AUTHLOG_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"

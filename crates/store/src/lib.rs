@@ -21,8 +21,8 @@ pub use accounts::{AddressRow, NewUser, UserRow, UserUpdate};
 pub use addresses::{
     AddressEntry, AddressFilter, AddressPage, DomainAliasRow, NewAddress, RegisterRow,
 };
-pub use auth::{AspRow, AuthLogRow, Cursor, NewAsp, TokenRow, TotpRow};
 pub use api_mail::{ListedMessage, MailboxOptions, MessageFilter, PageKey, PageRequest};
+pub use auth::{AspRow, AuthLogRow, Cursor, NewAsp, TokenRow, TotpRow};
 pub use blobs::{BlobStore, encode_skeleton};
 pub use mailboxes::MailboxRow;
 pub use messages::{
@@ -232,13 +232,17 @@ impl Store {
     }
 }
 
-/// A new 24-hex-digit id in the shape of a MongoDB ObjectId (4 bytes of seconds, 8 random bytes),
-/// so ids sort roughly by creation time and WildDuck clients accept them.
+/// A new 24-hex-digit id in the shape of a MongoDB ObjectId, so WildDuck clients accept it:
+/// 4 bytes of seconds, 4 bytes of nanoseconds, 4 random bytes. Ids sort by creation time even
+/// within one second and across instances (list paging by id relies on it).
 pub fn new_id() -> String {
-    use rand::RngCore;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let mut bytes = [0u8; 12];
-    bytes[..4].copy_from_slice(&(unix_now() as u32).to_be_bytes());
-    rand::thread_rng().fill_bytes(&mut bytes[4..]);
+    bytes[..4].copy_from_slice(&(now.as_secs() as u32).to_be_bytes());
+    bytes[4..8].copy_from_slice(&now.subsec_nanos().to_be_bytes());
+    bytes[8..].copy_from_slice(&rand::random::<[u8; 4]>());
     hex::encode(bytes)
 }
 
