@@ -93,6 +93,15 @@ impl Session {
             for u in &updates {
                 sel.own_changes.insert(u.uid, u.modseq);
             }
+            // New keywords are announced now, as Dovecot does, even for a silent STORE.
+            if mode != StoreMode::Remove && !updates.is_empty() {
+                let stored = to_engine_flags(&flag_list);
+                if let Some(lines) =
+                    sel.announce_keywords(stored.keywords.iter().map(String::as_str))
+                {
+                    self.conn.write_str(&lines);
+                }
+            }
         }
         if !silent || self.condstore {
             // Report the resulting flags of every message in the set (RFC 3501 §6.4.6), changed or not.

@@ -48,7 +48,11 @@ pub fn base_subject(subject: &str) -> (String, bool) {
             break;
         }
         // (6) "[fwd: ...]".
-        if s.len() >= 6 && s[..5].eq_ignore_ascii_case("[fwd:") && s.ends_with(']') {
+        // `get`, not slicing: byte 5 may fall inside a non-ASCII character.
+        if s.len() >= 6
+            && s.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("[fwd:"))
+            && s.ends_with(']')
+        {
             s = s[5..s.len() - 1].to_string();
             reply = true;
             continue;
@@ -112,6 +116,14 @@ mod tests {
 
     fn base(s: &str) -> String {
         base_subject(s).0
+    }
+
+    #[test]
+    fn non_ascii_subjects_never_split_a_character() {
+        assert_eq!(base_subject("Grüße"), ("GRüßE".into(), false));
+        assert_eq!(base_subject("Re: Grüße (fwd)"), ("GRüßE".into(), true));
+        assert_eq!(base_subject("ßßß"), ("ßßß".into(), false));
+        assert_eq!(base_subject("[fwd: é]"), ("é".into(), true));
     }
 
     #[test]

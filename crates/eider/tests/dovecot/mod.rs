@@ -48,6 +48,11 @@ fn current_user() -> String {
 impl Dovecot {
     /// Starts Dovecot with one user `user`/`password`.
     pub fn start(user: &str, password: &str) -> Option<Dovecot> {
+        Dovecot::start_with_config(user, password, "")
+    }
+
+    /// Like [`Dovecot::start`], with `extra` appended to the generated configuration.
+    pub fn start_with_config(user: &str, password: &str, extra_config: &str) -> Option<Dovecot> {
         let Some(bin) = binary() else {
             skipped("/usr/sbin/dovecot not found");
             return None;
@@ -100,7 +105,8 @@ impl Dovecot {
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={mail}/%u\n}}\n\
              service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  \
              inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
-             service anvil {{\n  chroot =\n}}\n",
+             service anvil {{\n  chroot =\n}}\n\
+             {extra_config}",
             run = root.join("run").display(),
             state = root.join("state").display(),
             log = root.join("dovecot.log").display(),
