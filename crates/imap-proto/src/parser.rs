@@ -41,6 +41,8 @@ struct Parser {
     idx: usize,
     pos: usize,
     tag: Option<String>,
+    /// The CHARSET of a SEARCH/SORT/THREAD whose strings are not UTF-8 (None: UTF-8).
+    search_charset: Option<&'static encoding_rs::Encoding>,
 }
 
 /// Parse one complete command from its fragments (alternating lines and
@@ -84,6 +86,7 @@ impl Parser {
             idx: 0,
             pos: 0,
             tag: None,
+            search_charset: None,
         })
     }
 
@@ -921,15 +924,7 @@ impl Parser {
         if self.keyword_is("CHARSET") {
             self.pos += 7;
             self.sp("charset")?;
-            let c = self.astring("charset")?.to_ascii_uppercase();
-            if c != "UTF-8" && c != "US-ASCII" {
-                return Err(ParseError::new(
-                    self.tag.clone(),
-                    ErrorKind::BadCharset,
-                    "Unsupported charset",
-                ));
-            }
-            charset = Some(c);
+            charset = Some(self.search_charset_name()?);
             self.sp("search criteria")?;
         }
         let mut keys = vec![self.search_key(0)?];
@@ -1077,7 +1072,36 @@ impl Parser {
 
     fn search_string(&mut self) -> PResult<String> {
         self.sp("search string")?;
-        self.astring("search string")
+        let bytes = self.astring_bytes("search string")?;
+        match self.search_charset {
+            None => self.utf8(bytes, "search string"),
+            Some(charset) => charset
+                .decode_without_bom_handling_and_without_replacement(&bytes)
+                .map(|s| s.into_owned())
+                .ok_or_else(|| self.err(format!("Invalid {} in search string", charset.name()))),
+        }
+    }
+
+    /// The charset of SEARCH, SORT or THREAD, upper-cased. UTF-8 and US-ASCII strings are taken
+    /// as they are; any other charset encoding_rs knows by that label is converted to UTF-8 by
+    /// [`Parser::search_string`]; an unknown one is `BADCHARSET` (RFC 3501 6.4.4).
+    pub(super) fn search_charset_name(&mut self) -> PResult<String> {
+        let name = self.astring("charset")?.to_ascii_uppercase();
+        if name == "UTF-8" || name == "US-ASCII" {
+            return Ok(name);
+        }
+        match encoding_rs::Encoding::for_label(name.as_bytes()) {
+            Some(charset) if charset != encoding_rs::UTF_8 => {
+                self.search_charset = Some(charset);
+                Ok(name)
+            }
+            Some(_) => Ok(name),
+            None => Err(ParseError::new(
+                self.tag.clone(),
+                ErrorKind::BadCharset,
+                "Unsupported charset",
+            )),
+        }
     }
 
     fn search_date(&mut self) -> PResult<Date> {

@@ -865,7 +865,7 @@ fn search() {
         s("a SEARCH CHARSET UTF-8 FROM x").0.as_deref(),
         Some("UTF-8")
     );
-    let e = bad("a SEARCH CHARSET ISO-8859-1 FROM x");
+    let e = bad("a SEARCH CHARSET X-NO-SUCH-CHARSET FROM x");
     assert_eq!(e.kind, ErrorKind::BadCharset);
     assert_eq!(
         e.to_response(),
@@ -1425,7 +1425,7 @@ fn sort_and_thread() {
     );
     assert!(bad("a SORT (WEIGHT) UTF-8 ALL").message.contains("WEIGHT"));
     assert!(bad("a SORT (DATE) UTF-8").message.contains("search"));
-    assert_eq!(bad("a SORT (DATE) KOI8-R ALL").kind, ErrorKind::BadCharset);
+    assert_eq!(bad("a SORT (DATE) X-NOPE ALL").kind, ErrorKind::BadCharset);
     assert!(bad("a THREAD FOO UTF-8 ALL").message.contains("FOO"));
 }
 
@@ -1489,4 +1489,40 @@ fn wire_extension_commands() {
     assert!(parse_command(frags(&[b"a APPEND x UTF8 ({2}", b"ab", b")"])).is_err());
     assert!(parse_command(frags(&[b"a APPEND x CATENATE (FOO \"x\")"])).is_err());
     assert!(parse_command(frags(&[b"a APPEND x CATENATE (TEXT \"x\")"])).is_err());
+}
+
+#[test]
+fn search_strings_in_other_charsets_become_utf8() {
+    // "Привет" in KOI8-R and "Grüße" in ISO-8859-1, each as a literal.
+    let koi8 = [0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4];
+    let cmd = parse_command(frags(&[b"a SEARCH CHARSET KOI8-R SUBJECT {6}", &koi8, b""])).unwrap();
+    let CommandBody::Search {
+        charset, criteria, ..
+    } = cmd.body
+    else {
+        panic!()
+    };
+    assert_eq!(charset.as_deref(), Some("KOI8-R"));
+    assert_eq!(criteria, SearchKey::Subject("Привет".into()));
+    let cmd = parse_command(frags(&[
+        b"a UID SORT (DATE) iso-8859-1 BODY {5}",
+        b"Gr\xfc\xdfe",
+        b"",
+    ]))
+    .unwrap();
+    let CommandBody::Sort {
+        criteria, charset, ..
+    } = cmd.body
+    else {
+        panic!()
+    };
+    assert_eq!(charset, "ISO-8859-1");
+    assert_eq!(criteria, SearchKey::Body("Grüße".into()));
+    // Bytes that are not valid in the charset are a syntax error, not a panic or a guess.
+    let e = parse_command(frags(&[
+        b"a SEARCH CHARSET SHIFT_JIS TEXT {2}",
+        b"\x81\x20",
+        b"",
+    ]));
+    assert!(e.is_err());
 }

@@ -117,15 +117,7 @@ impl Parser {
     }
 
     fn sort_charset(&mut self) -> PResult<String> {
-        let c = self.astring("charset")?.to_ascii_uppercase();
-        if c != "UTF-8" && c != "US-ASCII" {
-            return Err(crate::ParseError::new(
-                self.tag.clone(),
-                crate::ErrorKind::BadCharset,
-                "Unsupported charset",
-            ));
-        }
-        Ok(c)
+        self.search_charset_name()
     }
 
     /// `SP search-key *(SP search-key)`, as one key.
