@@ -450,3 +450,262 @@ both_stores!(imapflow_condstore_sync, |server: &Server| {
         )
     });
 });
+
+// --- fetchmail -----------------------------------------------------------------------------------
+
+/// Digests of a mailbox's messages on the server, sorted, and how many carry \Seen.
+fn server_digests(state: &Value, mailbox: &str) -> (Vec<String>, usize) {
+    let messages = state[mailbox].as_object().unwrap();
+    let mut digests: Vec<String> = messages
+        .values()
+        .map(|e| e[1].as_str().unwrap().to_string())
+        .collect();
+    digests.sort();
+    let seen = messages
+        .values()
+        .filter(|e| e[0].as_array().unwrap().iter().any(|f| f == "\\Seen"))
+        .count();
+    (digests, seen)
+}
+
+// fetchmail only downloads: it cannot change flags, move or delete on its own, so its side of the
+// scenario is what it does: fetch everything keeping it on the server (which marks it \Seen),
+// fetch only what is new or unseen after the server side changed, then fetch everything and
+// delete it from the server (its default, "flush"). 300 messages that fetchmail passes on unchanged
+// (state.py fetchmail_stable()), not 1,000: fetchmail spends several round trips and one MDA
+// process per message, three runs take about 45 s per store with 1,000 on two busy cores, and
+// 300 exercise the same paths.
+both_stores!(fetchmail_download_keep_and_flush, |server: &Server| {
+    let Some(fetchmail) = tool("fetchmail") else {
+        common::skipped("fetchmail not installed (Debian package fetchmail)");
+        return;
+    };
+    let count = 300;
+    if seed(server, count, Some("fetchmail-stable")).is_none() {
+        return;
+    }
+    let home = server.dir.path().join("fetchmail");
+    std::fs::create_dir_all(&home).unwrap();
+    let rc = home.join("fetchmailrc");
+    // fetchmail upgrades with STARTTLS (sslproto tls1.2+ insists on it); the test server's
+    // certificate is self-signed, hence no sslcertck.
+    std::fs::write(
+        &rc,
+        format!(
+            "set no syslog\npoll 127.0.0.1 service {port} protocol IMAP auth password\n  \
+             user \"{USER}\" there with password \"{PASS}\" is \"{USER}\" here\n  folder INBOX\n  \
+             sslproto tls1.2+ no sslcertck\n",
+            port = server.imap_port
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // One fetchmail run delivering into a fresh folder; returns that folder's message digests.
+    let fetch = |name: &str, extra: &[&str]| -> Vec<String> {
+        let out = home.join(name);
+        std::fs::create_dir_all(&out).unwrap();
+        let mda = format!("cat > $(mktemp {}/m.XXXXXXXX)", out.display());
+        let mut cmd = Command::new(&fetchmail);
+        cmd.arg("-f")
+            .arg(&rc)
+            .args([
+                "--nodetach",
+                "--invisible",
+                "--norewrite",
+                "--bad-header",
+                "accept",
+            ])
+            .args(extra)
+            .args(["--mda", &mda])
+            // Its lock file goes here, not to /var/run (as root) or $HOME: two tests run at once.
+            .arg("--pidfile")
+            .arg(home.join("fetchmail.pid"))
+            .env("HOME", &home);
+        // fetchmail exits 1 when there was no mail; every run here has some.
+        run(&mut cmd, &format!("fetchmail {extra:?}"));
+        serde_json::from_str(&state_py(&["files", &out.display().to_string()])).unwrap()
+    };
+
+    let before = server_state(server);
+    let got = fetch("all-kept", &["--keep", "--all"]);
+    let after = server_state(server);
+    let (digests, seen) = server_digests(&after, "INBOX");
+    assert_eq!(got.len(), count);
+    assert_eq!(got, digests, "fetchmail --keep --all: the messages differ");
+    assert_eq!(seen, count, "fetched messages are \\Seen on the server");
+    assert_eq!(
+        server_digests(&before, "INBOX").0,
+        digests,
+        "fetching changed the messages"
+    );
+
+    // The server side changes: 100 messages lose \Seen (all were seen), 3 arrive.
+    server_change(server);
+    let changed = server_state(server);
+    let unseen: Vec<String> = {
+        let mut v: Vec<String> = changed["INBOX"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|e| !e[0].as_array().unwrap().iter().any(|f| f == "\\Seen"))
+            .map(|e| e[1].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(unseen.len(), count / 10 + 3);
+    let got = fetch("new-kept", &["--keep"]);
+    assert_eq!(
+        got, unseen,
+        "fetchmail --keep fetches exactly the unseen messages"
+    );
+
+    let left = server_digests(&server_state(server), "INBOX").0;
+    assert_eq!(left.len(), count - count / 5 + 3);
+    let got = fetch("all-flushed", &["--all"]);
+    assert_eq!(got, left, "fetchmail --all (flush) fetches every message");
+    let end = server_state(server);
+    assert_eq!(
+        end["INBOX"],
+        serde_json::json!({}),
+        "flushed INBOX is empty"
+    );
+    assert_eq!(
+        end["Archive"], changed["Archive"],
+        "fetchmail polls INBOX only"
+    );
+});
+
+// --- mutt ----------------------------------------------------------------------------------------
+
+/// Runs mutt on `mailbox` with keystrokes pushed at start-up (`push`), under `script` for the
+/// terminal mutt insists on, and waits for it to quit.
+fn mutt(script: &Path, home: &Path, rc: &Path, url: &str, keys: &str) {
+    let cmd_file = home.join("mutt.sh");
+    std::fs::write(
+        &cmd_file,
+        format!(
+            "exec mutt -n -F '{}' -f '{url}' -e 'push \"{keys}\"'\n",
+            rc.display()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        Command::new("timeout")
+            .arg("300")
+            .arg(script)
+            .arg("-qec")
+            .arg(format!("sh '{}'", cmd_file.display()))
+            .arg("/dev/null")
+            .env("TERM", "vt100")
+            .env("HOME", home),
+        "mutt",
+    );
+    // The screen mutt drew, without escape sequences, for the error messages it shows there.
+    let screen: String = {
+        let mut text = String::new();
+        let mut chars = out.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                while let Some(n) = chars.next() {
+                    if n.is_ascii_alphabetic() && n != '[' {
+                        break;
+                    }
+                }
+                text.push(' ');
+            } else {
+                text.push(c);
+            }
+        }
+        text
+    };
+    for bad in ["Error", "rror copying", "Could not", "failed", "No such"] {
+        assert!(!screen.contains(bad), "mutt reported a problem:\n{screen}");
+    }
+}
+
+// mutt is a mail reader, not a sync tool, and its batch mode only sends mail; it is driven here by
+// keystrokes pushed at start-up. What it can do is what a user does: read INBOX over IMAP, copy
+// every message to a local Maildir (its "side", with flags in the file names), then flag, toggle
+// \Seen, save to another folder (a move: copy, then delete and expunge) and delete by pattern.
+// Messages are matched by Message-ID (corpus-N is the N-th seeded message), so mutt's changes
+// are the same change set as the other clients'. 1,000 messages that mutt copies without
+// rewriting more than the Content-Length and Lines fields (state.py mutt_stable()); the copies are
+// compared by Message-ID, since mutt's Maildir copies carry no UID.
+both_stores!(mutt_read_change_and_copy, |server: &Server| {
+    let (Some(_), Some(script)) = (tool("mutt"), tool("script")) else {
+        common::skipped("mutt test needs mutt and script (Debian packages mutt, bsdutils)");
+        return;
+    };
+    let count = 1000;
+    if seed(server, count, Some("mutt-stable")).is_none() {
+        return;
+    }
+    let home = server.dir.path().join("mutt");
+    std::fs::create_dir_all(&home).unwrap();
+    let rc = home.join("muttrc");
+    let base = format!("imap://127.0.0.1:{}/", server.imap_port);
+    std::fs::write(
+        &rc,
+        format!(
+            "set imap_user=\"{USER}\"\nset imap_pass=\"{PASS}\"\nset folder=\"{base}\"\n\
+             set spoolfile=\"+INBOX\"\nset ssl_starttls=no\nset ssl_force_tls=no\n\
+             set mbox_type=Maildir\nset confirmappend=no\nset confirmcreate=no\nset delete=yes\n\
+             set move=no\nset mark_old=no\nset header_cache=\"\"\nset quit=yes\n\
+             set sort=mailbox-order\nset wait_key=no\nset beep=no\n"
+        ),
+    )
+    .unwrap();
+    let port = server.imap_port.to_string();
+    let server_view = |boxes: &[&str]| -> Value {
+        let mut args = vec!["server-by-mid", &port, USER, PASS];
+        args.extend(boxes);
+        serde_json::from_str(&state_py(&args)).unwrap()
+    };
+    // Copies every message of the named mailboxes into a fresh folder of Maildirs.
+    let copy_all = |name: &str, boxes: &[&str]| -> Value {
+        let root = home.join(name);
+        std::fs::create_dir_all(&root).unwrap();
+        let mut keys = String::new();
+        for (i, b) in boxes.iter().enumerate() {
+            if i > 0 {
+                keys.push_str(&format!("<change-folder>={b}<enter>"));
+            }
+            keys.push_str(&format!(
+                "<tag-pattern>~A<enter><tag-prefix><copy-message>{}/{b}<enter>",
+                root.display()
+            ));
+        }
+        keys.push_str("<quit>");
+        mutt(&script, &home, &rc, &format!("{base}INBOX"), &keys);
+        serde_json::from_str(&state_py(&["mutt-copy", &root.display().to_string()])).unwrap()
+    };
+
+    let first = copy_all("copy1", &["INBOX"]);
+    let server1 = server_view(&["INBOX"]);
+    assert_eq!(server1["INBOX"].as_object().unwrap().len(), count);
+    assert_same_state(&first, &server1, "mutt first copy");
+
+    server_change(server);
+    let by_id = |digit: u32| format!("~i corpus-[0-9]*{digit}@");
+    let keys = format!(
+        "<tag-pattern>{f}<enter><tag-prefix><set-flag>!<untag-pattern>~A<enter>\
+         <tag-pattern>{s}<enter><tag-prefix><toggle-new><untag-pattern>~A<enter>\
+         <tag-pattern>{m}<enter><tag-prefix><save-message>=Archive<enter><untag-pattern>~A<enter>\
+         <delete-pattern>{d}<enter><sync-mailbox><quit>",
+        f = by_id(5),
+        s = by_id(6),
+        m = by_id(7),
+        d = by_id(8),
+    );
+    mutt(&script, &home, &rc, &format!("{base}INBOX"), &keys);
+    let after = server_state(server);
+    assert_eq!(summary(&after), expected_summary(count), "mutt");
+
+    let second = copy_all("copy2", &["INBOX", "Archive"]);
+    let server2 = server_view(&["INBOX", "Archive"]);
+    assert_same_state(&second, &server2, "mutt copy after the changes");
+});

@@ -7,11 +7,15 @@ usage:
   state.py seed PORT USER PASS MSG_DIR          APPEND every file of MSG_DIR to INBOX (sorted by
                                                 name, some with flags); CREATE Archive
   state.py server PORT USER PASS                the server's state, over IMAP
-  state.py messages CORPUS OUT_DIR COUNT [email-stable]
+  state.py messages CORPUS OUT_DIR COUNT [email-stable | fetchmail-stable | mutt-stable]
                                                 COUNT corpus messages as files (corpus_mbox.py's
                                                 selection, each with its own Message-ID);
                                                 email-stable: only those Python's email package
-                                                writes back byte for byte (see stable())
+                                                writes back byte for byte (see stable()),
+                                                fetchmail-stable, mutt-stable: see those functions
+  state.py server-by-mid PORT USER PASS MAILBOX...  the server's state keyed by Message-ID
+  state.py mutt-copy ROOT                       the Maildirs mutt copied to, keyed by Message-ID
+  state.py files DIR                            digests of the messages in DIR (one per file), sorted
   state.py server-change PORT USER PASS         changes made "elsewhere" on the server (see below)
   state.py maildir KIND ROOT                    a Maildir tree's state (KIND: mbsync | offlineimap)
   state.py maildir-change KIND ROOT             changes made in the client's Maildir (see below)
@@ -133,6 +137,62 @@ def stable(data):
         return False
 
 
+def fetchmail_stable(data):
+    """fetchmail drops mbox "From " lines among the header fields and ends a message that lacks
+    one with a newline before handing it to its MDA; its test uses only messages it passes on
+    unchanged."""
+    lf = data.replace(b"\r\n", b"\n")
+    return lf.endswith(b"\n") and not re.search(rb"(?m)^From ", lf.partition(b"\n\n")[0])
+
+
+def mutt_stable(data):
+    """mutt takes Status/X-Status/X-Keywords/X-Label header fields for flags, drops mbox "From "
+    lines and rewrites Content-Length and Lines when it copies a message; its test uses only
+    messages without those fields, and leaves out the Content-Length and Lines fields mutt adds
+    (mutt_copy())."""
+    head = data.replace(b"\r\n", b"\n").partition(b"\n\n")[0]
+    return not re.search(rb"(?mi)^(From |Content-Length:|Lines:|Status:|X-Status:|X-Keywords:|X-Label:)", head)
+
+
+def strip_mutt_fields(data):
+    head, sep, body = data.partition(b"\n\n")
+    head = re.sub(rb"(?mi)^(Content-Length|Lines): [^\n]*\n", b"", head + b"\n")[:-1]
+    return head + sep + body
+
+
+def message_id(data):
+    match = re.search(rb"(?mi)^Message-ID: (<[^>]*>)", data)
+    assert match, data[:200]
+    return match.group(1).decode()
+
+
+def server_by_message_id(port, user, password, *names):
+    """Like server_state, for the named mailboxes, keyed by Message-ID instead of UID."""
+    m = connect(port, user, password)
+    out = {}
+    for name in names:
+        ok(m.select(quote(name), readonly=True))
+        typ, data = m.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[])")
+        fetched = parse_fetch(data) if data != [None] else {}
+        out[name] = {message_id(e["body"]): [e["flags"], digest(e["body"])] for e in fetched.values()}
+    m.logout()
+    return out
+
+
+def mutt_copy_state(root):
+    """The Maildirs mutt copied messages to, keyed by Message-ID (mutt's copies carry no UID)."""
+    state = {}
+    for name, folder in sorted(maildir_folders(root).items()):
+        box = {}
+        for _, fname, path in maildir_files(folder):
+            with open(path, "rb") as f:
+                data = strip_mutt_fields(f.read())
+            assert message_id(data) not in box, path
+            box[message_id(data)] = [file_flags(fname), digest(data)]
+        state[name] = box
+    return state
+
+
 def messages(corpus, out_dir, count, only=None):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
     import corpus_mbox
@@ -140,6 +200,10 @@ def messages(corpus, out_dir, count, only=None):
     chosen = corpus_mbox.selection(corpus)
     if only == "email-stable":
         chosen = [m for m in chosen if stable(m)]
+    elif only == "fetchmail-stable":
+        chosen = [m for m in chosen if fetchmail_stable(m)]
+    elif only == "mutt-stable":
+        chosen = [m for m in chosen if mutt_stable(m)]
     os.makedirs(out_dir, exist_ok=True)
     for i in range(int(count)):
         data = chosen[i % len(chosen)]
@@ -316,6 +380,13 @@ def main():
         seed(*args)
     elif cmd == "server":
         print(json.dumps(server_state(*args), sort_keys=True))
+    elif cmd == "server-by-mid":
+        print(json.dumps(server_by_message_id(*args), sort_keys=True))
+    elif cmd == "mutt-copy":
+        print(json.dumps(mutt_copy_state(*args), sort_keys=True))
+    elif cmd == "files":
+        print(json.dumps(sorted(digest(open(os.path.join(args[0], n), "rb").read())
+                                for n in os.listdir(args[0]))))
     elif cmd == "messages":
         messages(*args)
     elif cmd == "server-change":
