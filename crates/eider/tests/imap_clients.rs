@@ -610,7 +610,7 @@ fn mutt(script: &Path, home: &Path, rc: &Path, url: &str, keys: &str) {
         let mut chars = out.chars().peekable();
         while let Some(c) = chars.next() {
             if c == '\u{1b}' {
-                while let Some(n) = chars.next() {
+                for n in chars.by_ref() {
                     if n.is_ascii_alphabetic() && n != '[' {
                         break;
                     }
