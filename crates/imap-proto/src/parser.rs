@@ -641,7 +641,12 @@ impl Parser {
                     self.sp("LIST selection option")?;
                 }
             }
-            if select_opts == [ListSelectOpt::RecursiveMatch] {
+            // RFC 5258 §3: RECURSIVEMATCH must not be the only option, nor only with REMOTE.
+            if select_opts.contains(&ListSelectOpt::RecursiveMatch)
+                && select_opts
+                    .iter()
+                    .all(|o| matches!(o, ListSelectOpt::RecursiveMatch | ListSelectOpt::Remote))
+            {
                 return Err(self.err("RECURSIVEMATCH requires another selection option"));
             }
             self.sp("reference name")?;

@@ -392,6 +392,11 @@ fn list() {
             .message
             .contains("RECURSIVEMATCH")
     );
+    assert!(
+        bad("a LIST (RECURSIVEMATCH REMOTE) \"\" %")
+            .message
+            .contains("RECURSIVEMATCH")
+    );
     assert!(bad("a LIST (FOO) \"\" %").message.contains("FOO"));
     assert!(bad("a LIST \"\" % RETURN (FOO)").message.contains("FOO"));
     assert!(

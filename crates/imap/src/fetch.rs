@@ -26,7 +26,7 @@ impl Session {
             return Err(Reply::bad("QRESYNC is not enabled."));
         }
         if changed_since.is_some() || items.contains(&FetchAttr::ModSeq) {
-            self.condstore = true;
+            self.enable_condstore_by_command();
         }
         if by_uid && !items.contains(&FetchAttr::Uid) {
             items.insert(0, FetchAttr::Uid);

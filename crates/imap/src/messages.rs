@@ -66,7 +66,7 @@ impl Session {
     ) -> Result<Reply, Reply> {
         let user = self.user_id();
         if unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore_by_command();
         }
         let sel = self.writable_selection()?;
         let targets = sel.resolve(&set, by_uid, &self.saved_search)?;

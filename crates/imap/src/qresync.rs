@@ -24,6 +24,20 @@ impl Session {
         }
     }
 
+    /// A command other than SELECT/EXAMINE/ENABLE turned CONDSTORE on (FETCH MODSEQ, CHANGEDSINCE,
+    /// UNCHANGEDSINCE, SEARCH MODSEQ): the first time, with a mailbox selected, the client learns
+    /// its HIGHESTMODSEQ (RFC 7162 §3.1; imaptest's esearch-condstore expects it).
+    pub(crate) fn enable_condstore_by_command(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(sel) = &self.selected {
+            let line = format!("* OK [HIGHESTMODSEQ {}] Highest\r\n", sel.modseq);
+            self.conn.write_str(&line);
+        }
+    }
+
     /// After a SELECT with `(QRESYNC (...))` whose UIDVALIDITY matched: the messages expunged
     /// since the client's MODSEQ (limited to the UIDs it says it knows) as `VANISHED (EARLIER)`,
     /// then the flags of every message changed since then.

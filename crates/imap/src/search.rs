@@ -204,6 +204,8 @@ fn matches(key: &SearchKey, c: &Ctx) -> bool {
 pub(crate) struct Hits {
     /// (sequence number, UID) pairs.
     pub hits: Vec<(u32, u32)>,
+    /// The MODSEQ of each hit, in the same order.
+    pub modseqs: Vec<u64>,
     pub highest_modseq: u64,
     /// The query used MODSEQ (CONDSTORE answers then carry the highest MODSEQ).
     pub uses_modseq: bool,
@@ -238,12 +240,13 @@ impl Session {
             _ => {}
         });
         if uses_modseq {
-            self.condstore = true;
+            self.enable_condstore_by_command();
         }
         let max_seq = uids.len() as u32;
         let max_uid = uids.last().copied().unwrap_or(0);
         let now = eider_store_now();
         let mut hits: Vec<(u32, u32)> = Vec::new();
+        let mut modseqs: Vec<u64> = Vec::new();
         let mut highest_modseq = 0u64;
         let chunk_size = if needs_info || needs_bytes {
             CHUNK
@@ -277,12 +280,14 @@ impl Session {
                 };
                 if matches(criteria, &ctx) {
                     hits.push((seq, row.uid));
+                    modseqs.push(row.modseq);
                     highest_modseq = highest_modseq.max(row.modseq);
                 }
             }
         }
         Ok(Hits {
             hits,
+            modseqs,
             highest_modseq,
             uses_modseq,
         })
@@ -296,6 +301,7 @@ impl Session {
     ) -> Result<Reply, Reply> {
         let Hits {
             hits,
+            modseqs,
             highest_modseq,
             uses_modseq,
         } = self.matching(&criteria).await?;
@@ -318,7 +324,24 @@ impl Session {
             }
             Some(opts) => {
                 let uids: Vec<u32> = hits.iter().map(|(_, uid)| *uid).collect();
-                let modseq = (uses_modseq && !numbers.is_empty()).then_some(highest_modseq);
+                // RFC 7162 §3.1.5: with only MIN and/or MAX asked for, MODSEQ is the highest of
+                // the messages returned, not of every match.
+                use SearchReturnOpt as O;
+                let min_max_only =
+                    !opts.is_empty() && opts.iter().all(|o| matches!(o, O::Min | O::Max | O::Save));
+                let shown = if min_max_only {
+                    let mut m = 0;
+                    if opts.contains(&O::Min) {
+                        m = m.max(modseqs.first().copied().unwrap_or(0));
+                    }
+                    if opts.contains(&O::Max) {
+                        m = m.max(modseqs.last().copied().unwrap_or(0));
+                    }
+                    m
+                } else {
+                    highest_modseq
+                };
+                let modseq = (uses_modseq && !numbers.is_empty()).then_some(shown);
                 self.write_esearch(by_uid, &numbers, &uids, opts, modseq);
             }
         }

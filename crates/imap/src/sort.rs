@@ -32,10 +32,22 @@ pub(crate) struct SortRecord {
     pub references: Vec<String>,
 }
 
-/// `addr-mailbox` of the first address of a display list (`Name <a@b>, c@d`).
+/// `addr-mailbox` of the first address of a display list (`Name <a@b>, c@d`). A list that starts
+/// with a group (`team: a@b, c@d;`) starts, in ENVELOPE form, with the group's start marker, whose
+/// mailbox is the group name: that is the key, as in Dovecot (imaptest's sort-addresses).
 fn first_mailbox(list: &str) -> String {
+    if let Some(group) = group_name(list) {
+        return casemap(group);
+    }
     let first = first_address(list);
     casemap(first.split('@').next().unwrap_or_default())
+}
+
+/// The name of the group a display list starts with, if it does: a ':' before any '<', '@' or '"'.
+fn group_name(list: &str) -> Option<&str> {
+    let colon = list.find(':')?;
+    let before = &list[..colon];
+    (!before.contains(['<', '@', '"', ','])).then(|| before.trim())
 }
 
 /// The first address of a display list, without its name.
@@ -195,6 +207,9 @@ mod tests {
         assert_eq!(first_mailbox("Bob Smith <bob@x.org>, c@d"), "BOB");
         assert_eq!(first_mailbox("alice@x.org, Bob <bob@x.org>"), "ALICE");
         assert_eq!(first_mailbox(""), "");
+        assert_eq!(first_mailbox("user2: blah@domain1.org;"), "USER2");
+        assert_eq!(first_mailbox("Team: ;, carol@x.org"), "TEAM");
+        assert_eq!(first_mailbox("\"a:b\" <ab@x.org>"), "AB");
         assert_eq!(first_display("Bob Smith <bob@x.org>, c@d"), "BOB SMITH");
         assert_eq!(first_display("alice@x.org, Bob <bob@x.org>"), "ALICE@X.ORG");
         assert_eq!(message_ids("<a@b> <c@d>"), vec!["a@b", "c@d"]);
