@@ -152,7 +152,7 @@ pub(crate) fn listed_json(item: &ListedItem) -> Value {
 }
 
 /// List messages in a Mailbox
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "getMessages", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("unseen" = Option<bool>, Query, description = "Only unseen messages"),
@@ -317,7 +317,7 @@ fn upload_bytes(body: &Map<String, Value>) -> ApiResult<Vec<u8>> {
 }
 
 /// Upload Message
-#[utoipa::path(post, path = "/users/{user}/mailboxes/{mailbox}/messages", tag = "Messages",
+#[utoipa::path(post, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "uploadMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
     request_body(content = Value, description = "`raw` (base64 message source, or a message/rfc822 body) or `from`, `to`, `subject`, `text`, `html`, `attachments`...; `unseen`, `flagged`, `draft`, `date`"),
@@ -479,7 +479,7 @@ async fn apply_update(
 }
 
 /// Update Message information (a UID set: `1,2,3`, `3:15`, `3:*`)
-#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages", tag = "Messages",
+#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "updateMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
     request_body(content = Value, description = "`message` (required), `moveTo`, `seen`, `deleted`, `flagged`, `draft`, `expires`"),
@@ -502,7 +502,7 @@ pub async fn update_messages(
 }
 
 /// Update message information with path param
-#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", tag = "Messages",
+#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", operation_id = "updateMessagePathParams", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID")),
@@ -524,7 +524,7 @@ pub async fn update_message(
 }
 
 /// Delete all Messages from a Mailbox
-#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}/messages", tag = "Messages",
+#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "deleteMessagesInMailbox", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
     responses((status = 200, description = "Success")))]
@@ -580,7 +580,7 @@ fn envelope(headers: &[(String, String)]) -> Value {
 }
 
 /// Request Message information
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", operation_id = "getMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID"),
@@ -694,7 +694,7 @@ pub async fn get_message(
 }
 
 /// Delete a Message
-#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", tag = "Messages",
+#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", operation_id = "deleteMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID")),
@@ -713,7 +713,7 @@ pub async fn delete_message(
 }
 
 /// Get Message source
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml", operation_id = "getMessageSource", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID")),
@@ -732,7 +732,7 @@ pub async fn message_source(
 }
 
 /// Download Attachment
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}", operation_id = "getMessageAttachment", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID"),

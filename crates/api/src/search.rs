@@ -141,7 +141,7 @@ fn parse_q(q: &str, filter: &mut MessageFilter, text: &mut TextFilter) {
 }
 
 /// Search for messages
-#[utoipa::path(get, path = "/users/{user}/search", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/search", operation_id = "searchMessages", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("q" = Option<String>, Query, description = "Query string: `from:` `to:` `subject:` `is:unseen` `is:flagged` `has:attachment` and words"),
         ("mailbox" = Option<String>, Query, description = "ID of the Mailbox"),
@@ -229,7 +229,7 @@ async fn check_mailbox(engine: &Engine, user_id: &str, filter: &MessageFilter) -
 const APPLY_BATCH: u32 = 200;
 
 /// Search and update messages
-#[utoipa::path(post, path = "/users/{user}/search", tag = "Messages",
+#[utoipa::path(post, path = "/users/{user}/search", operation_id = "searchApplyMessages", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User")),
     request_body(content = Value, description = "The search terms of GET /users/{user}/search and `action`: `moveTo`, `seen`, `flagged`, `delete`"),
     responses((status = 200, description = "Success")))]
