@@ -159,7 +159,10 @@ pub(crate) fn listed_json(item: &ListedItem) -> Value {
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 250, default 20"),
         ("order" = Option<String>, Query, description = "`asc` or `desc` (default) by UID"),
         ("next" = Option<String>, Query, description = "Cursor of the next page"),
-        ("previous" = Option<String>, Query, description = "Cursor of the previous page")),
+        ("previous" = Option<String>, Query, description = "Cursor of the previous page"),
+        ("metaData" = Option<bool>, Query, description = "Accepted; metaData is always `{}`"),
+        ("threadCounters" = Option<bool>, Query, description = "Accepted; `threadMessageCount` is not computed yet"),
+        ("includeHeaders" = Option<bool>, Query, description = "Accepted; headers are not listed")),
     responses((status = 200, description = "Success")))]
 pub async fn list_messages(
     State(state): State<AppState>,

@@ -160,7 +160,14 @@ fn parse_q(q: &str, filter: &mut MessageFilter, text: &mut TextFilter) {
         ("limit" = Option<u32>, Query, description = "Page size, default 20"),
         ("order" = Option<String>, Query, description = "`asc` or `desc` (default)"),
         ("next" = Option<String>, Query, description = "Cursor of the next page"),
-        ("previous" = Option<String>, Query, description = "Cursor of the previous page")),
+        ("previous" = Option<String>, Query, description = "Cursor of the previous page"),
+        ("id" = Option<String>, Query, description = "UID range within `mailbox`, e.g. `1:100`"),
+        ("thread" = Option<String>, Query, description = "Thread ID (24 hex); checked but not yet applied"),
+        ("useAndSearch" = Option<bool>, Query, description = "Accepted; terms always combine with AND"),
+        ("includeHeaders" = Option<bool>, Query, description = "Accepted"),
+        ("metaData" = Option<bool>, Query, description = "Accepted"),
+        ("threadCounters" = Option<bool>, Query, description = "Accepted"),
+        ("searchable" = Option<bool>, Query, description = "Accepted")),
     responses((status = 200, description = "Success")))]
 pub async fn search_messages(
     State(state): State<AppState>,
