@@ -15,7 +15,9 @@ use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use eider_engine::browse::{Cursor, ListQuery, ListedItem, TextFilter, flag_bits};
+use eider_engine::browse::{
+    Cursor, ListQuery, ListedItem, TextFilter, flag_bits, item_thread, thread_id,
+};
 use eider_engine::{Engine, Flags, MessageFilter, MessageRow, UidRange, flags};
 use eider_mime::compose::{Composed, ComposedAttachment, compose};
 use eider_mime::view::{MailAddress, parse_addresses};
@@ -52,21 +54,6 @@ fn address_list(display: Option<&str>) -> Vec<Value> {
         .collect()
 }
 
-/// A 24-hex thread id derived from the first Message-ID of the conversation (the first
-/// References entry, else the message's own Message-ID), so replies share their thread.
-pub(crate) fn thread_id(
-    references: Option<&str>,
-    message_id: Option<&str>,
-    fallback: &str,
-) -> String {
-    let root = references
-        .and_then(|r| r.split_whitespace().next())
-        .map(|r| r.trim_matches(['<', '>']).to_string())
-        .or_else(|| message_id.map(str::to_string))
-        .unwrap_or_else(|| fallback.to_string());
-    blake3::hash(root.as_bytes()).to_hex()[..24].to_string()
-}
-
 fn flags_json(out: &mut Map<String, Value>, row: &MessageRow) {
     for (name, on) in flag_bits(row.flags) {
         out.insert(name.into(), json!(on));
@@ -95,14 +82,7 @@ pub(crate) fn listed_json(item: &ListedItem) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), json!(row.uid));
     out.insert("mailbox".into(), json!(item.mailbox_id));
-    out.insert(
-        "thread".into(),
-        json!(thread_id(
-            fields.references.as_deref(),
-            fields.message_id.as_deref(),
-            &row.id
-        )),
-    );
+    out.insert("thread".into(), json!(item_thread(item)));
     if let Some(from) = fields
         .from
         .as_deref()
@@ -161,7 +141,7 @@ pub(crate) fn listed_json(item: &ListedItem) -> Value {
         ("next" = Option<String>, Query, description = "Cursor of the next page"),
         ("previous" = Option<String>, Query, description = "Cursor of the previous page"),
         ("metaData" = Option<bool>, Query, description = "Accepted; metaData is always `{}`"),
-        ("threadCounters" = Option<bool>, Query, description = "Accepted; `threadMessageCount` is not computed yet"),
+        ("threadCounters" = Option<bool>, Query, description = "Include `threadMessageCount` (scans the account)"),
         ("includeHeaders" = Option<bool>, Query, description = "Accepted; headers are not listed")),
     responses((status = 200, description = "Success")))]
 pub async fn list_messages(
@@ -172,9 +152,10 @@ pub async fn list_messages(
     let engine = &state.engine;
     let (user_id, m) = mailbox(engine, &user_id, &mailbox_id).await?;
     let unseen = query_bool(&q, "unseen")?;
-    for name in ["metaData", "threadCounters", "includeHeaders"] {
+    for name in ["metaData", "includeHeaders"] {
         query_bool(&q, name)?;
     }
+    let counters = query_bool(&q, "threadCounters")?.unwrap_or(false);
     let filter = MessageFilter {
         mailbox_id: Some(m.id.clone()),
         seen: unseen.filter(|u| *u).map(|_| false),
@@ -199,8 +180,31 @@ pub async fn list_messages(
         "previousCursor": cursor_json(&page.previous),
         "nextCursor": cursor_json(&page.next),
         "specialUse": m.special_use,
-        "results": page.items.iter().map(listed_json).collect::<Vec<_>>(),
+        "results": listed_results(engine, &user_id, &page.items, counters).await?,
     })))
+}
+
+/// Listed messages as JSON; with `counters`, each with `threadMessageCount` (messages of its
+/// thread in the whole account).
+pub(crate) async fn listed_results(
+    engine: &Engine,
+    user_id: &str,
+    items: &[ListedItem],
+    counters: bool,
+) -> ApiResult<Vec<Value>> {
+    let mut results: Vec<Value> = items.iter().map(listed_json).collect();
+    if counters && !items.is_empty() {
+        let threads = items.iter().map(item_thread).collect();
+        let counts = engine
+            .thread_counts(user_id, &threads)
+            .await
+            .map_err(msg_err)?;
+        for (result, item) in results.iter_mut().zip(items) {
+            let n = counts.get(&item_thread(item)).copied().unwrap_or(1);
+            result["threadMessageCount"] = json!(n);
+        }
+    }
+    Ok(results)
 }
 
 /// The `next` or `previous` cursor of a request.

@@ -1239,3 +1239,81 @@ both_stores!(corpus_over_the_api, |s: &Server| {
         }
     }
 });
+
+both_stores!(threads_filter_and_counters, |s: &Server| {
+    let (user, boxes) = setup(s, "threads");
+    let inbox = &boxes["INBOX"];
+    deliver(
+        s,
+        "threads@example.com",
+        "Message-ID: <root@example.org>\r\nSubject: plan\r\n\r\nfirst",
+    );
+    deliver(
+        s,
+        "threads@example.com",
+        "Message-ID: <other@example.org>\r\nSubject: unrelated\r\n\r\nsecond",
+    );
+    deliver(
+        s,
+        "threads@example.com",
+        "Message-ID: <reply@example.org>\r\nIn-Reply-To: <root@example.org>\r\n\
+References: <root@example.org>\r\nSubject: Re: plan\r\n\r\nthird",
+    );
+    // A reply filed in another mailbox is still in the thread.
+    let sent = &boxes["Sent Mail"];
+    let upload = ok(send(
+        s,
+        "POST",
+        &format!("/users/{user}/mailboxes/{sent}/messages"),
+        &json!({"raw": "Message-ID: <reply2@example.org>\r\nReferences: <root@example.org> <reply@example.org>\r\nSubject: Re: plan\r\n\r\nfourth"}),
+    ));
+    assert!(upload["message"]["id"].is_number(), "{upload}");
+
+    let list = ok(get(
+        s,
+        &format!("/users/{user}/mailboxes/{inbox}/messages?threadCounters=true&order=asc"),
+    ));
+    let results = list["results"].as_array().unwrap();
+    assert_eq!(uids(&list), [1, 2, 3]);
+    let thread = results[0]["thread"].as_str().unwrap().to_string();
+    assert_eq!(results[2]["thread"], thread.as_str());
+    assert_ne!(results[1]["thread"], thread.as_str());
+    let counts: Vec<&Value> = results.iter().map(|m| &m["threadMessageCount"]).collect();
+    assert_eq!(counts, [&json!(3), &json!(1), &json!(3)]);
+    // Without the flag there is no counter.
+    let plain = ok(get(s, &format!("/users/{user}/mailboxes/{inbox}/messages")));
+    assert!(plain["results"][0].get("threadMessageCount").is_none());
+
+    // Search by thread: across mailboxes, and within one.
+    let found = ok(get(
+        s,
+        &format!(
+            "/users/{user}/search?thread={}&threadCounters=true",
+            thread.to_uppercase()
+        ),
+    ));
+    assert_eq!(found["total"], 3, "{found}");
+    let subjects: Vec<&str> = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["Re: plan", "Re: plan", "plan"]);
+    assert_eq!(found["results"][0]["threadMessageCount"], 3);
+    let in_inbox = ok(get(
+        s,
+        &format!("/users/{user}/search?thread={thread}&mailbox={inbox}"),
+    ));
+    assert_eq!(in_inbox["total"], 2, "{in_inbox}");
+    assert_error(
+        &get(s, &format!("/users/{user}/search?thread=xyz")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("/users/{user}/search?threadCounters=maybe")),
+        400,
+        "InputValidationError",
+    );
+});
