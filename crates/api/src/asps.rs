@@ -63,7 +63,7 @@ fn asp_json(asp: &AspRow) -> Value {
 }
 
 /// `GET /users/{user}/asps`
-#[utoipa::path(get, path = "/users/{user}/asps", tag = "ApplicationPasswords",
+#[utoipa::path(get, path = "/users/{user}/asps", operation_id = "getASPs", tag = "ApplicationPasswords",
     params(("user" = String, Path, description = "ID of the User"),
            ("showAll" = Option<bool>, Query, description = "Also list passwords with a TTL")),
     responses((status = 200, description = "`{success, results}`")))]
@@ -85,7 +85,7 @@ pub async fn list_asps(
 }
 
 /// `POST /users/{user}/asps`: the password is in this answer only.
-#[utoipa::path(post, path = "/users/{user}/asps", tag = "ApplicationPasswords", request_body = CreateAspRequest,
+#[utoipa::path(post, path = "/users/{user}/asps", operation_id = "createASP", tag = "ApplicationPasswords", request_body = CreateAspRequest,
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success, id, password, mobileconfig?, name, address}`")))]
 pub async fn create_asp(
@@ -177,7 +177,7 @@ pub async fn create_asp(
 }
 
 /// `GET /users/{user}/asps/{asp}`
-#[utoipa::path(get, path = "/users/{user}/asps/{asp}", tag = "ApplicationPasswords",
+#[utoipa::path(get, path = "/users/{user}/asps/{asp}", operation_id = "getASP", tag = "ApplicationPasswords",
     params(("user" = String, Path, description = "ID of the User"),
            ("asp" = String, Path, description = "ID of the Application Password")),
     responses((status = 200, description = "The ASP without its password")))]
@@ -193,7 +193,7 @@ pub async fn get_asp(
 }
 
 /// `DELETE /users/{user}/asps/{asp}`
-#[utoipa::path(delete, path = "/users/{user}/asps/{asp}", tag = "ApplicationPasswords",
+#[utoipa::path(delete, path = "/users/{user}/asps/{asp}", operation_id = "deleteASP", tag = "ApplicationPasswords",
     params(("user" = String, Path, description = "ID of the User"),
            ("asp" = String, Path, description = "ID of the Application Password")),
     responses((status = 200, description = "`{success: true}`")))]

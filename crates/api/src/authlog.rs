@@ -35,7 +35,7 @@ fn entry_json(row: &AuthLogRow) -> Value {
 }
 
 /// `GET /users/{user}/authlog`: newest first.
-#[utoipa::path(get, path = "/users/{user}/authlog", tag = "Authentication",
+#[utoipa::path(get, path = "/users/{user}/authlog", operation_id = "getAuthlog", tag = "Authentication",
     params(("user" = String, Path, description = "ID of the User"),
            ("action" = Option<String>, Query, description = "Only this action"),
            ("filterip" = Option<String>, Query, description = "Only this IP address"),
@@ -111,7 +111,7 @@ pub async fn list_authlog(
 }
 
 /// `GET /users/{user}/authlog/{event}`
-#[utoipa::path(get, path = "/users/{user}/authlog/{event}", tag = "Authentication",
+#[utoipa::path(get, path = "/users/{user}/authlog/{event}", operation_id = "getAuthlogEvent", tag = "Authentication",
     params(("user" = String, Path, description = "ID of the User"),
            ("event" = String, Path, description = "ID of the Event")),
     responses((status = 200, description = "One log entry")))]

@@ -64,7 +64,7 @@ fn mailbox_json(m: &MailboxRow, options: MailboxOptions) -> Value {
 }
 
 /// List Mailboxes for a User
-#[utoipa::path(get, path = "/users/{user}/mailboxes", tag = "Mailboxes",
+#[utoipa::path(get, path = "/users/{user}/mailboxes", operation_id = "getMailboxes", tag = "Mailboxes",
     params(("user" = String, Path, description = "ID of the User"),
         ("specialUse" = Option<bool>, Query, description = "Only special-use mailboxes"),
         ("showHidden" = Option<bool>, Query, description = "Include hidden mailboxes"),
@@ -124,7 +124,7 @@ fn retention(body: &serde_json::Map<String, Value>) -> ApiResult<Option<i64>> {
 }
 
 /// Create new Mailbox
-#[utoipa::path(post, path = "/users/{user}/mailboxes", tag = "Mailboxes",
+#[utoipa::path(post, path = "/users/{user}/mailboxes", operation_id = "createMailbox", tag = "Mailboxes",
     params(("user" = String, Path, description = "ID of the User")),
     request_body(content = Value, description = "`path` (required), `hidden`, `retention`"),
     responses((status = 200, description = "Success")))]
@@ -150,7 +150,7 @@ pub async fn create_mailbox(
 }
 
 /// Request Mailbox information (`resolve` with `?path=` finds one by path)
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}", tag = "Mailboxes",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}", operation_id = "getMailbox", tag = "Mailboxes",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox, or `resolve`"),
         ("path" = Option<String>, Query, description = "Mailbox path, with `resolve`")),
@@ -183,7 +183,7 @@ pub async fn get_mailbox(
 }
 
 /// Update Mailbox information
-#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}", tag = "Mailboxes",
+#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}", operation_id = "updateMailbox", tag = "Mailboxes",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
     request_body(content = Value, description = "`path` (rename), `subscribed`, `hidden`, `retention`"),
@@ -216,7 +216,7 @@ pub async fn update_mailbox(
 }
 
 /// Delete a Mailbox
-#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}", tag = "Mailboxes",
+#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}", operation_id = "deleteMailbox", tag = "Mailboxes",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
     responses((status = 200, description = "Success")))]

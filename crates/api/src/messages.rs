@@ -15,7 +15,9 @@ use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use eider_engine::browse::{Cursor, ListQuery, ListedItem, TextFilter, flag_bits};
+use eider_engine::browse::{
+    Cursor, ListQuery, ListedItem, TextFilter, flag_bits, item_thread, thread_id,
+};
 use eider_engine::{Engine, Flags, MessageFilter, MessageRow, UidRange, flags};
 use eider_mime::compose::{Composed, ComposedAttachment, compose};
 use eider_mime::view::{MailAddress, parse_addresses};
@@ -52,21 +54,6 @@ fn address_list(display: Option<&str>) -> Vec<Value> {
         .collect()
 }
 
-/// A 24-hex thread id derived from the first Message-ID of the conversation (the first
-/// References entry, else the message's own Message-ID), so replies share their thread.
-pub(crate) fn thread_id(
-    references: Option<&str>,
-    message_id: Option<&str>,
-    fallback: &str,
-) -> String {
-    let root = references
-        .and_then(|r| r.split_whitespace().next())
-        .map(|r| r.trim_matches(['<', '>']).to_string())
-        .or_else(|| message_id.map(str::to_string))
-        .unwrap_or_else(|| fallback.to_string());
-    blake3::hash(root.as_bytes()).to_hex()[..24].to_string()
-}
-
 fn flags_json(out: &mut Map<String, Value>, row: &MessageRow) {
     for (name, on) in flag_bits(row.flags) {
         out.insert(name.into(), json!(on));
@@ -95,14 +82,7 @@ pub(crate) fn listed_json(item: &ListedItem) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), json!(row.uid));
     out.insert("mailbox".into(), json!(item.mailbox_id));
-    out.insert(
-        "thread".into(),
-        json!(thread_id(
-            fields.references.as_deref(),
-            fields.message_id.as_deref(),
-            &row.id
-        )),
-    );
+    out.insert("thread".into(), json!(item_thread(item)));
     if let Some(from) = fields
         .from
         .as_deref()
@@ -152,14 +132,17 @@ pub(crate) fn listed_json(item: &ListedItem) -> Value {
 }
 
 /// List messages in a Mailbox
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "getMessages", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("unseen" = Option<bool>, Query, description = "Only unseen messages"),
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 250, default 20"),
         ("order" = Option<String>, Query, description = "`asc` or `desc` (default) by UID"),
         ("next" = Option<String>, Query, description = "Cursor of the next page"),
-        ("previous" = Option<String>, Query, description = "Cursor of the previous page")),
+        ("previous" = Option<String>, Query, description = "Cursor of the previous page"),
+        ("metaData" = Option<bool>, Query, description = "Accepted; metaData is always `{}`"),
+        ("threadCounters" = Option<bool>, Query, description = "Include `threadMessageCount` (scans the account)"),
+        ("includeHeaders" = Option<bool>, Query, description = "Accepted; headers are not listed")),
     responses((status = 200, description = "Success")))]
 pub async fn list_messages(
     State(state): State<AppState>,
@@ -169,9 +152,10 @@ pub async fn list_messages(
     let engine = &state.engine;
     let (user_id, m) = mailbox(engine, &user_id, &mailbox_id).await?;
     let unseen = query_bool(&q, "unseen")?;
-    for name in ["metaData", "threadCounters", "includeHeaders"] {
+    for name in ["metaData", "includeHeaders"] {
         query_bool(&q, name)?;
     }
+    let counters = query_bool(&q, "threadCounters")?.unwrap_or(false);
     let filter = MessageFilter {
         mailbox_id: Some(m.id.clone()),
         seen: unseen.filter(|u| *u).map(|_| false),
@@ -196,8 +180,31 @@ pub async fn list_messages(
         "previousCursor": cursor_json(&page.previous),
         "nextCursor": cursor_json(&page.next),
         "specialUse": m.special_use,
-        "results": page.items.iter().map(listed_json).collect::<Vec<_>>(),
+        "results": listed_results(engine, &user_id, &page.items, counters).await?,
     })))
+}
+
+/// Listed messages as JSON; with `counters`, each with `threadMessageCount` (messages of its
+/// thread in the whole account).
+pub(crate) async fn listed_results(
+    engine: &Engine,
+    user_id: &str,
+    items: &[ListedItem],
+    counters: bool,
+) -> ApiResult<Vec<Value>> {
+    let mut results: Vec<Value> = items.iter().map(listed_json).collect();
+    if counters && !items.is_empty() {
+        let threads = items.iter().map(item_thread).collect();
+        let counts = engine
+            .thread_counts(user_id, &threads)
+            .await
+            .map_err(msg_err)?;
+        for (result, item) in results.iter_mut().zip(items) {
+            let n = counts.get(&item_thread(item)).copied().unwrap_or(1);
+            result["threadMessageCount"] = json!(n);
+        }
+    }
+    Ok(results)
 }
 
 /// The `next` or `previous` cursor of a request.
@@ -317,7 +324,7 @@ fn upload_bytes(body: &Map<String, Value>) -> ApiResult<Vec<u8>> {
 }
 
 /// Upload Message
-#[utoipa::path(post, path = "/users/{user}/mailboxes/{mailbox}/messages", tag = "Messages",
+#[utoipa::path(post, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "uploadMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
     request_body(content = Value, description = "`raw` (base64 message source, or a message/rfc822 body) or `from`, `to`, `subject`, `text`, `html`, `attachments`...; `unseen`, `flagged`, `draft`, `date`"),
@@ -479,7 +486,7 @@ async fn apply_update(
 }
 
 /// Update Message information (a UID set: `1,2,3`, `3:15`, `3:*`)
-#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages", tag = "Messages",
+#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "updateMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
     request_body(content = Value, description = "`message` (required), `moveTo`, `seen`, `deleted`, `flagged`, `draft`, `expires`"),
@@ -502,7 +509,7 @@ pub async fn update_messages(
 }
 
 /// Update message information with path param
-#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", tag = "Messages",
+#[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", operation_id = "updateMessagePathParams", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID")),
@@ -524,7 +531,7 @@ pub async fn update_message(
 }
 
 /// Delete all Messages from a Mailbox
-#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}/messages", tag = "Messages",
+#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "deleteMessagesInMailbox", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
     responses((status = 200, description = "Success")))]
@@ -580,7 +587,7 @@ fn envelope(headers: &[(String, String)]) -> Value {
 }
 
 /// Request Message information
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", operation_id = "getMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID"),
@@ -694,7 +701,7 @@ pub async fn get_message(
 }
 
 /// Delete a Message
-#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", tag = "Messages",
+#[utoipa::path(delete, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}", operation_id = "deleteMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID")),
@@ -713,7 +720,7 @@ pub async fn delete_message(
 }
 
 /// Get Message source
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}/message.eml", operation_id = "getMessageSource", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID")),
@@ -732,7 +739,7 @@ pub async fn message_source(
 }
 
 /// Download Attachment
-#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/mailboxes/{mailbox}/messages/{message}/attachments/{attachment}", operation_id = "getMessageAttachment", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID"),

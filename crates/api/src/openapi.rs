@@ -63,7 +63,72 @@ pub fn document() -> utoipa::openapi::OpenApi {
     for part in module_docs() {
         doc.merge(part);
     }
+    add_error_responses(&mut doc);
     doc
+}
+
+/// The error answers any operation may give, documented once here rather than on every handler:
+/// invalid input (bad ids, wrong types, over-long strings), a missing or wrong token or missing
+/// privileges, an unknown resource, an over-sized body and rate limiting. Each is WildDuck's
+/// `{"error": "...", "code": "..."}` body ([`crate::error::ApiError`]).
+fn add_error_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ObjectBuilder, RefOr, ResponseBuilder, Type, content::Content};
+    let schema = ObjectBuilder::new()
+        .property(
+            "error",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("What went wrong")),
+        )
+        .property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("WildDuck's error code, e.g. `InputValidationError`")),
+        )
+        .required("error")
+        .build();
+    doc.components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .insert("ApiError".to_string(), RefOr::T(schema.into()));
+    let errors = [
+        ("400", "Invalid input (`InputValidationError` and others)"),
+        ("403", "Missing or invalid token, or missing privileges"),
+        ("404", "No such resource"),
+        ("405", "The path exists with other methods only"),
+        ("413", "Request body too large"),
+        ("429", "Too many attempts"),
+    ];
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for (status, description) in errors {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/json",
+                                Content::new(Some(utoipa::openapi::Ref::from_schema_name(
+                                    "ApiError",
+                                ))),
+                            )
+                            .into()
+                    });
+            }
+        }
+    }
 }
 
 /// The document as JSON, built once.

@@ -5,7 +5,7 @@
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Subject};
 use crate::mailboxes::user;
-use crate::messages::{cursor, listed_json};
+use crate::messages::{cursor, listed_results};
 use crate::params::{self, Query, cursor_json, parse_bool, parse_number};
 use axum::Json;
 use axum::body::Bytes;
@@ -56,7 +56,7 @@ fn terms(
         engine_filter.uids = params::uid_set("id", &ids)?;
     }
     if let Some(t) = string("thread")? {
-        params::hex_id("thread", &t)?;
+        text.thread = Some(params::hex_id("thread", &t)?);
     }
     text.query = string("query")?;
     if let Some(q) = string("q")? {
@@ -85,13 +85,7 @@ fn terms(
     if boolean("unseen")? == Some(true) {
         engine_filter.seen = Some(false);
     }
-    for name in [
-        "useAndSearch",
-        "includeHeaders",
-        "metaData",
-        "threadCounters",
-        "searchable",
-    ] {
+    for name in ["useAndSearch", "includeHeaders", "metaData", "searchable"] {
         boolean(name)?;
     }
     match get("or") {
@@ -141,7 +135,7 @@ fn parse_q(q: &str, filter: &mut MessageFilter, text: &mut TextFilter) {
 }
 
 /// Search for messages
-#[utoipa::path(get, path = "/users/{user}/search", tag = "Messages",
+#[utoipa::path(get, path = "/users/{user}/search", operation_id = "searchMessages", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("q" = Option<String>, Query, description = "Query string: `from:` `to:` `subject:` `is:unseen` `is:flagged` `has:attachment` and words"),
         ("mailbox" = Option<String>, Query, description = "ID of the Mailbox"),
@@ -160,7 +154,14 @@ fn parse_q(q: &str, filter: &mut MessageFilter, text: &mut TextFilter) {
         ("limit" = Option<u32>, Query, description = "Page size, default 20"),
         ("order" = Option<String>, Query, description = "`asc` or `desc` (default)"),
         ("next" = Option<String>, Query, description = "Cursor of the next page"),
-        ("previous" = Option<String>, Query, description = "Cursor of the previous page")),
+        ("previous" = Option<String>, Query, description = "Cursor of the previous page"),
+        ("id" = Option<String>, Query, description = "UID range within `mailbox`, e.g. `1:100`"),
+        ("thread" = Option<String>, Query, description = "Thread ID (24 hex)"),
+        ("useAndSearch" = Option<bool>, Query, description = "Accepted; terms always combine with AND"),
+        ("includeHeaders" = Option<bool>, Query, description = "Accepted"),
+        ("metaData" = Option<bool>, Query, description = "Accepted"),
+        ("threadCounters" = Option<bool>, Query, description = "Include `threadMessageCount` (scans the account)"),
+        ("searchable" = Option<bool>, Query, description = "Accepted")),
     responses((status = 200, description = "Success")))]
 pub async fn search_messages(
     State(state): State<AppState>,
@@ -185,6 +186,10 @@ pub async fn search_messages(
         q.get(name).map(|v| Value::String(v.clone()))
     };
     terms(&mut filter, &mut text, &get)?;
+    let counters = get("threadCounters")
+        .map(|v| parse_bool("threadCounters", &v))
+        .transpose()?
+        .unwrap_or(false);
     check_mailbox(engine, &user_id, &filter).await?;
     let query = ListQuery {
         filter,
@@ -211,7 +216,7 @@ pub async fn search_messages(
         "page": 1,
         "previousCursor": cursor_json(&page.previous),
         "nextCursor": cursor_json(&page.next),
-        "results": page.items.iter().map(listed_json).collect::<Vec<_>>(),
+        "results": listed_results(engine, &user_id, &page.items, counters).await?,
     })))
 }
 
@@ -229,7 +234,7 @@ async fn check_mailbox(engine: &Engine, user_id: &str, filter: &MessageFilter) -
 const APPLY_BATCH: u32 = 200;
 
 /// Search and update messages
-#[utoipa::path(post, path = "/users/{user}/search", tag = "Messages",
+#[utoipa::path(post, path = "/users/{user}/search", operation_id = "searchApplyMessages", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User")),
     request_body(content = Value, description = "The search terms of GET /users/{user}/search and `action`: `moveTo`, `seen`, `flagged`, `delete`"),
     responses((status = 200, description = "Success")))]

@@ -143,7 +143,7 @@ pub async fn authenticate(
 }
 
 /// `DELETE /authenticate`: revokes the user token this request carries.
-#[utoipa::path(delete, path = "/authenticate", tag = "Authentication",
+#[utoipa::path(delete, path = "/authenticate", operation_id = "invalidateAccessToken", tag = "Authentication",
     responses((status = 200, description = "`{success: true}`"), (status = 403, description = "InvalidToken")))]
 pub async fn invalidate_token(
     State(state): State<AppState>,
@@ -166,7 +166,7 @@ pub async fn invalidate_token(
 }
 
 /// `GET /authenticated`: the token is valid (the access check already ran).
-#[utoipa::path(get, path = "/authenticated", tag = "Authentication",
+#[utoipa::path(get, path = "/authenticated", operation_id = "isUserAuthenticated", tag = "Authentication",
     responses((status = 200, description = "`{success: true}`")))]
 pub async fn authenticated(
     caller: Caller,

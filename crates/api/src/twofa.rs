@@ -63,7 +63,7 @@ fn code_of(body: &serde_json::Map<String, Value>) -> ApiResult<String> {
 }
 
 /// `POST /users/{user}/2fa/totp/setup`: a new seed, not in force until enabled.
-#[utoipa::path(post, path = "/users/{user}/2fa/totp/setup", tag = "TwoFactorAuth", request_body = TotpSetupRequest,
+#[utoipa::path(post, path = "/users/{user}/2fa/totp/setup", operation_id = "generateTOTPSeed", tag = "TwoFactorAuth", request_body = TotpSetupRequest,
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success, seed, otpauthUrl}`")))]
 pub async fn setup_totp(
@@ -96,7 +96,7 @@ pub async fn setup_totp(
 }
 
 /// `POST /users/{user}/2fa/totp/enable`: confirms the seed with a current code.
-#[utoipa::path(post, path = "/users/{user}/2fa/totp/enable", tag = "TwoFactorAuth", request_body = TotpCodeRequest,
+#[utoipa::path(post, path = "/users/{user}/2fa/totp/enable", operation_id = "enableTOTPSeed", tag = "TwoFactorAuth", request_body = TotpCodeRequest,
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success: true}`"), (status = 403, description = "InvalidToken")))]
 pub async fn enable_totp(
@@ -127,7 +127,7 @@ pub async fn enable_totp(
 
 /// `POST /users/{user}/2fa/totp/check`: checks a code; with the `totpNonce` from
 /// `/authenticate` it also completes that login (and issues the token it asked for).
-#[utoipa::path(post, path = "/users/{user}/2fa/totp/check", tag = "TwoFactorAuth", request_body = TotpCodeRequest,
+#[utoipa::path(post, path = "/users/{user}/2fa/totp/check", operation_id = "validateTOTPToken", tag = "TwoFactorAuth", request_body = TotpCodeRequest,
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success: true, token?}`"), (status = 403, description = "InvalidToken")))]
 pub async fn check_totp(
@@ -199,7 +199,7 @@ async fn disable(
 }
 
 /// `DELETE /users/{user}/2fa/totp`
-#[utoipa::path(delete, path = "/users/{user}/2fa/totp", tag = "TwoFactorAuth",
+#[utoipa::path(delete, path = "/users/{user}/2fa/totp", operation_id = "disableTOTPAuth", tag = "TwoFactorAuth",
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success: true}`")))]
 pub async fn disable_totp(
@@ -210,7 +210,7 @@ pub async fn disable_totp(
 }
 
 /// `DELETE /users/{user}/2fa`: turns off every second factor (Eider has TOTP only).
-#[utoipa::path(delete, path = "/users/{user}/2fa", tag = "TwoFactorAuth",
+#[utoipa::path(delete, path = "/users/{user}/2fa", operation_id = "disable2FA", tag = "TwoFactorAuth",
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success: true}`")))]
 pub async fn disable_2fa(

@@ -40,7 +40,7 @@ struct Feed {
 }
 
 /// Open change stream
-#[utoipa::path(get, path = "/users/{user}/updates", tag = "Users",
+#[utoipa::path(get, path = "/users/{user}/updates", operation_id = "getUpdates", tag = "Users",
     params(("user" = String, Path, description = "ID of the User"),
         ("Last-Event-ID" = Option<String>, Query, description = "Resume after this event id (also as a header)")),
     responses((status = 200, description = "Event stream", content_type = "text/event-stream")))]

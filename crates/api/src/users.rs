@@ -440,7 +440,7 @@ fn tag_list(params: &Params, name: &str) -> ApiResult<Vec<String>> {
 }
 
 /// `GET /users`
-#[utoipa::path(get, path = "/users", tag = "Users",
+#[utoipa::path(get, path = "/users", operation_id = "getUsers", tag = "Users",
     params(
         ("query" = Option<String>, Query, description = "Partial match of username or address"),
         ("tags" = Option<String>, Query, description = "Comma separated tags, any of them"),
@@ -529,7 +529,7 @@ pub async fn list_users(
 }
 
 /// `PUT /users/{user}`
-#[utoipa::path(put, path = "/users/{user}", tag = "Users", request_body = UserFields,
+#[utoipa::path(put, path = "/users/{user}", operation_id = "updateUser", tag = "Users", request_body = UserFields,
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success: true}`")))]
 pub async fn update_user(
@@ -635,7 +635,7 @@ pub async fn update_user(
 }
 
 /// `DELETE /users/{user}`: the user and all their mail are removed at once.
-#[utoipa::path(delete, path = "/users/{user}", tag = "Users",
+#[utoipa::path(delete, path = "/users/{user}", operation_id = "deleteUser", tag = "Users",
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success, user, addresses: {deleted}}`")))]
 pub async fn delete_user(
@@ -662,7 +662,7 @@ pub async fn delete_user(
 }
 
 /// `PUT /users/{user}/logout`: revokes every access token of the user.
-#[utoipa::path(put, path = "/users/{user}/logout", tag = "Users", request_body = LogoutRequest,
+#[utoipa::path(put, path = "/users/{user}/logout", operation_id = "logoutUser", tag = "Users", request_body = LogoutRequest,
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success: true}`")))]
 pub async fn logout_user(
@@ -683,7 +683,7 @@ pub async fn logout_user(
 }
 
 /// `POST /users/{user}/quota/reset`: recounts storage from the stored messages.
-#[utoipa::path(post, path = "/users/{user}/quota/reset", tag = "Users",
+#[utoipa::path(post, path = "/users/{user}/quota/reset", operation_id = "recalculateQuota", tag = "Users",
     params(("user" = String, Path, description = "ID of the User")),
     responses((status = 200, description = "`{success, storageUsed, previousStorageUsed}`")))]
 pub async fn reset_quota(
@@ -705,7 +705,7 @@ pub async fn reset_quota(
 
 /// `POST /quota/reset`: recounts every user's storage. WildDuck queues this as a task; Eider
 /// has finished the work when it answers, and the task id only names the run.
-#[utoipa::path(post, path = "/quota/reset", tag = "Users",
+#[utoipa::path(post, path = "/quota/reset", operation_id = "recalculateQuotaAllUsers", tag = "Users",
     responses((status = 200, description = "`{success, task}`")))]
 pub async fn reset_all_quotas(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let count = state

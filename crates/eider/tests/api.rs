@@ -323,3 +323,54 @@ fn access_token_and_body_limit() {
     );
     assert_error(&reply, 413, "PayloadTooLarge");
 }
+
+/// The API on a non-loopback address without `api.access_token` would be open to anyone who can
+/// reach it: the server refuses to start. With a token it starts.
+#[test]
+fn refuses_open_api_on_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |token: &str, api_port: u16| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eider"))
+            .arg("serve")
+            .env("EIDER_DATA_DIR", dir.path())
+            .env("EIDER_API_LISTEN", format!("0.0.0.0:{api_port}"))
+            .env("EIDER_API_ACCESS_TOKEN", token)
+            .env(
+                "EIDER_IMAP_LISTEN",
+                format!("127.0.0.1:{}", common::free_port()),
+            )
+            .env(
+                "EIDER_LMTP_LISTEN",
+                format!("127.0.0.1:{}", common::free_port()),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let refused = start("", common::free_port()).wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains("refusing to start") && err.contains("api.access_token is empty"),
+        "{err}"
+    );
+    // With a token it serves.
+    let port = common::free_port();
+    let mut child = start("a-root-token", port);
+    let mut live = None;
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("exited: {status:?}");
+        }
+        let reply = http(port, "GET", "/health/live", None, &[]);
+        if reply.status == 200 {
+            live = Some(reply);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(live.is_some(), "the API never answered");
+}

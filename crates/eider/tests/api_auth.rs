@@ -984,3 +984,332 @@ fn base64_encode(data: &[u8]) -> String {
     }
     out
 }
+
+/// Delivers one message over LMTP.
+fn deliver(server: &Server, rcpt: &str) {
+    let mut c = LineClient::connect(server.lmtp_port);
+    c.line();
+    c.send(b"LHLO x\r\n");
+    c.until("250 ");
+    c.send(format!("MAIL FROM:<s@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").as_bytes());
+    c.line();
+    c.line();
+    c.line();
+    c.send(b"Subject: private\r\n\r\nfor bob only\r\n.\r\n");
+    assert!(c.line().starts_with("250 "), "not delivered");
+}
+
+with_root_token!(user_token_reaches_no_other_users_data, |server: &Server| {
+    let alice = create_user(
+        server,
+        json!({"username": "alice", "password": "pw-alice", "address": "alice@example.com"}),
+    );
+    let bob = create_user(
+        server,
+        json!({"username": "bob", "password": "pw-bob", "address": "bob@example.com"}),
+    );
+    // Bob owns one of everything.
+    deliver(server, "bob@example.com");
+    let boxes = ok(root(
+        server,
+        "GET",
+        &format!("/users/{bob}/mailboxes"),
+        None,
+    ));
+    let inbox = boxes["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "INBOX")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let addresses = ok(root(
+        server,
+        "GET",
+        &format!("/users/{bob}/addresses"),
+        None,
+    ));
+    let address = addresses["results"][0]["id"].as_str().unwrap().to_string();
+    let filter = ok(root(
+        server,
+        "POST",
+        &format!("/users/{bob}/filters"),
+        Some(json!({"query": {"from": "boss"}, "action": {"seen": true}})),
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(root(
+        server,
+        "PUT",
+        &format!("/users/{bob}/autoreply"),
+        Some(json!({"status": true, "subject": "away", "text": "back soon"})),
+    ));
+    let asp = ok(root(
+        server,
+        "POST",
+        &format!("/users/{bob}/asps"),
+        Some(json!({"description": "Phone", "scopes": ["imap"]})),
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        authenticate(server, json!({"username": "bob", "password": "nope"})).status,
+        403
+    );
+    let log = ok(root(server, "GET", &format!("/users/{bob}/authlog"), None));
+    let event = log["results"][0]["id"].as_str().unwrap().to_string();
+
+    let token = token_for(server, "alice", "pw-alice");
+
+    // Every route under Bob's id is closed to Alice's token, whatever the method.
+    let mut bobs = vec![
+        ("GET", format!("/users/{bob}")),
+        ("PUT", format!("/users/{bob}")),
+        ("PUT", format!("/users/{bob}/logout")),
+        ("GET", format!("/users/{bob}/mailboxes")),
+        ("POST", format!("/users/{bob}/mailboxes")),
+        ("GET", format!("/users/{bob}/mailboxes/{inbox}")),
+        ("PUT", format!("/users/{bob}/mailboxes/{inbox}")),
+        ("DELETE", format!("/users/{bob}/mailboxes/{inbox}")),
+        ("GET", format!("/users/{bob}/mailboxes/{inbox}/messages")),
+        ("POST", format!("/users/{bob}/mailboxes/{inbox}/messages")),
+        ("PUT", format!("/users/{bob}/mailboxes/{inbox}/messages")),
+        ("DELETE", format!("/users/{bob}/mailboxes/{inbox}/messages")),
+        ("GET", format!("/users/{bob}/mailboxes/{inbox}/messages/1")),
+        ("PUT", format!("/users/{bob}/mailboxes/{inbox}/messages/1")),
+        (
+            "DELETE",
+            format!("/users/{bob}/mailboxes/{inbox}/messages/1"),
+        ),
+        (
+            "GET",
+            format!("/users/{bob}/mailboxes/{inbox}/messages/1/message.eml"),
+        ),
+        (
+            "GET",
+            format!("/users/{bob}/mailboxes/{inbox}/messages/1/attachments/ATT00001"),
+        ),
+        ("GET", format!("/users/{bob}/search?query=private")),
+        ("POST", format!("/users/{bob}/search")),
+        ("GET", format!("/users/{bob}/addresses")),
+        ("POST", format!("/users/{bob}/addresses")),
+        ("GET", format!("/users/{bob}/addresses/{address}")),
+        ("PUT", format!("/users/{bob}/addresses/{address}")),
+        ("DELETE", format!("/users/{bob}/addresses/{address}")),
+        ("GET", format!("/users/{bob}/addressregister")),
+        ("GET", format!("/users/{bob}/filters")),
+        ("POST", format!("/users/{bob}/filters")),
+        ("GET", format!("/users/{bob}/filters/{filter}")),
+        ("PUT", format!("/users/{bob}/filters/{filter}")),
+        ("DELETE", format!("/users/{bob}/filters/{filter}")),
+        ("GET", format!("/users/{bob}/autoreply")),
+        ("PUT", format!("/users/{bob}/autoreply")),
+        ("DELETE", format!("/users/{bob}/autoreply")),
+        ("GET", format!("/users/{bob}/asps")),
+        ("POST", format!("/users/{bob}/asps")),
+        ("GET", format!("/users/{bob}/asps/{asp}")),
+        ("DELETE", format!("/users/{bob}/asps/{asp}")),
+        ("GET", format!("/users/{bob}/authlog")),
+        ("GET", format!("/users/{bob}/authlog/{event}")),
+        ("POST", format!("/users/{bob}/2fa/totp/setup")),
+        ("DELETE", format!("/users/{bob}/2fa")),
+        ("GET", format!("/users/{bob}/updates")),
+        // ...and the routes that span users.
+        ("GET", "/addresses".to_string()),
+        ("GET", "/addresses/resolve/bob@example.com".to_string()),
+        ("POST", "/addresses/forwarded".to_string()),
+        ("PUT", "/addresses/renameDomain".to_string()),
+        ("GET", "/domainaliases".to_string()),
+        ("POST", "/domainaliases".to_string()),
+        ("GET", "/filters".to_string()),
+        ("POST", "/users".to_string()),
+    ];
+    // Bob's id in upper case is still Bob.
+    bobs.push(("GET", format!("/users/{}", bob.to_uppercase())));
+    for (method, path) in &bobs {
+        let reply = as_user(server, &token, method, path, Some(json!({})));
+        assert_eq!(reply.status, 403, "{method} {path}: {}", reply.body);
+        assert_eq!(reply.body["code"], "MissingPrivileges", "{method} {path}");
+    }
+
+    // Under her own id, Bob's resource ids find nothing and change nothing.
+    for (method, path, body) in [
+        ("GET", format!("/users/{alice}/mailboxes/{inbox}"), None),
+        (
+            "PUT",
+            format!("/users/{alice}/mailboxes/{inbox}"),
+            Some(json!({"path": "Stolen"})),
+        ),
+        ("DELETE", format!("/users/{alice}/mailboxes/{inbox}"), None),
+        (
+            "GET",
+            format!("/users/{alice}/mailboxes/{inbox}/messages"),
+            None,
+        ),
+        (
+            "GET",
+            format!("/users/{alice}/mailboxes/{inbox}/messages/1"),
+            None,
+        ),
+        (
+            "GET",
+            format!("/users/{alice}/mailboxes/{inbox}/messages/1/message.eml"),
+            None,
+        ),
+        (
+            "PUT",
+            format!("/users/{alice}/mailboxes/{inbox}/messages/1"),
+            Some(json!({"seen": true})),
+        ),
+        (
+            "PUT",
+            format!("/users/{alice}/mailboxes/{inbox}/messages"),
+            Some(json!({"message": "1:*", "seen": true})),
+        ),
+        (
+            "DELETE",
+            format!("/users/{alice}/mailboxes/{inbox}/messages/1"),
+            None,
+        ),
+        (
+            "DELETE",
+            format!("/users/{alice}/mailboxes/{inbox}/messages"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/users/{alice}/mailboxes/{inbox}/messages"),
+            Some(json!({"raw": "Subject: x\r\n\r\nx"})),
+        ),
+        ("GET", format!("/users/{alice}/addresses/{address}"), None),
+        (
+            "PUT",
+            format!("/users/{alice}/addresses/{address}"),
+            Some(json!({"name": "Stolen"})),
+        ),
+        (
+            "DELETE",
+            format!("/users/{alice}/addresses/{address}"),
+            None,
+        ),
+        ("GET", format!("/users/{alice}/filters/{filter}"), None),
+        (
+            "PUT",
+            format!("/users/{alice}/filters/{filter}"),
+            Some(json!({"name": "Stolen"})),
+        ),
+        ("DELETE", format!("/users/{alice}/filters/{filter}"), None),
+        ("GET", format!("/users/{alice}/asps/{asp}"), None),
+        ("DELETE", format!("/users/{alice}/asps/{asp}"), None),
+        ("GET", format!("/users/{alice}/authlog/{event}"), None),
+    ] {
+        let reply = as_user(server, &token, method, &path, body);
+        assert!(
+            reply.status == 404 || reply.status == 400,
+            "{method} {path}: {} {}",
+            reply.status,
+            reply.body
+        );
+        assert!(
+            reply.body["code"].is_string(),
+            "{method} {path}: {}",
+            reply.body
+        );
+    }
+    // Alice's own search does not find Bob's mail.
+    let found = ok(as_user(
+        server,
+        &token,
+        "GET",
+        &format!("/users/{alice}/search?query=private"),
+        None,
+    ));
+    assert_eq!(found["total"], 0, "{found}");
+
+    // Bob's data is untouched.
+    let mine = ok(root(
+        server,
+        "GET",
+        &format!("/users/{bob}/mailboxes/{inbox}/messages/1"),
+        None,
+    ));
+    assert_eq!(mine["subject"], "private");
+    assert_eq!(mine["seen"], false, "{mine}");
+    assert_eq!(
+        ok(root(
+            server,
+            "GET",
+            &format!("/users/{bob}/mailboxes/{inbox}"),
+            None
+        ))["path"],
+        "INBOX"
+    );
+    assert_eq!(
+        ok(root(
+            server,
+            "GET",
+            &format!("/users/{bob}/addresses/{address}"),
+            None
+        ))["address"],
+        "bob@example.com"
+    );
+    assert!(
+        ok(root(
+            server,
+            "GET",
+            &format!("/users/{bob}/filters/{filter}"),
+            None
+        ))["name"]
+            .is_string()
+    );
+    ok(root(
+        server,
+        "GET",
+        &format!("/users/{bob}/asps/{asp}"),
+        None,
+    ));
+    assert_eq!(
+        ok(root(
+            server,
+            "GET",
+            &format!("/users/{bob}/autoreply"),
+            None
+        ))["status"],
+        true
+    );
+
+    // The same token does reach Alice's own data.
+    let own = ok(as_user(
+        server,
+        &token,
+        "GET",
+        &format!("/users/{alice}/mailboxes"),
+        None,
+    ));
+    assert_eq!(own["results"].as_array().unwrap().len(), 5);
+    ok(as_user(
+        server,
+        &token,
+        "GET",
+        &format!("/users/{alice}/filters"),
+        None,
+    ));
+    ok(as_user(
+        server,
+        &token,
+        "GET",
+        &format!("/users/{alice}/autoreply"),
+        None,
+    ));
+    ok(as_user(
+        server,
+        &token,
+        "GET",
+        &format!("/users/{alice}/addresses"),
+        None,
+    ));
+});

@@ -1054,3 +1054,266 @@ both_stores!(updates_stream_and_imap, |s: &Server| {
         "UserNotFound",
     );
 });
+
+/// Corpus files where Python's `email` package and Eider (mail-parser) read the message
+/// differently, so the check above cannot agree; each is broken input or a choice between two
+/// defensible readings. A file that stops differing must be removed from this list.
+const CORPUS_DIFFERENCES: &[(&str, &str)] = &[
+    // Broken structure: missing or misplaced boundaries, header/body separators, no header.
+    ("cpython/msg_35.txt.eml", "no blank line after the header"),
+    ("dovecot-malformed/001.eml", "broken boundaries"),
+    ("dovecot-malformed/003.eml", "broken boundaries"),
+    ("dovecot-malformed/008.eml", "broken boundaries"),
+    ("dovecot-malformed/020.eml", "broken boundaries"),
+    ("dovecot-malformed/021.eml", "broken boundaries"),
+    (
+        "enmime/multimixed-no-closing-boundary.eml",
+        "no closing boundary",
+    ),
+    (
+        "mimekit/multipart-no-end-boundary.eml",
+        "no closing boundary",
+    ),
+    ("mime4j/misplaced-boundary.eml", "boundary inside a line"),
+    (
+        "mime4j/multipartemptypart.eml",
+        "empty part, text in the epilogue",
+    ),
+    (
+        "mime4j-mimetools/2002_06_12_doublebound.eml",
+        "two boundary parameters",
+    ),
+    (
+        "mime4j/basic-plain-with-bad-header-separator.eml",
+        "header separator line with a space",
+    ),
+    (
+        "mime4j/malformedHeader-nocrlfcrlf.eml",
+        "no blank line after the header",
+    ),
+    ("mime4j/malformedHeader-noheader.eml", "no header at all"),
+    (
+        "mikel-mail/example13.eml",
+        "obsolete header syntax read as body by Python",
+    ),
+    (
+        "mikel-mail/raw_email_incorrect_header.eml",
+        "header line without a colon",
+    ),
+    (
+        "mikel-mail/multiple_content_types.eml",
+        "two Content-Type fields",
+    ),
+    (
+        "php-mime/issue126.eml",
+        "Content-Type given twice with different types",
+    ),
+    (
+        "cpython/msg_19.txt.eml",
+        "digest: Python starts the text at another part",
+    ),
+    ("mimekit/message-partial.0.eml", "message/partial fragment"),
+    (
+        "mime4j-mimetools/lennie.eml",
+        "inline text/html with a filename: Eider lists it as an attachment",
+    ),
+    (
+        "mikel-mail/attachment_message_rfc822.eml",
+        "attachment inside an attached message",
+    ),
+    // Invalid transfer encodings: decoders recover garbage differently.
+    ("enmime/extra-base64-character.eml", "invalid base64"),
+    ("enmime/inlinemultipart.eml", "truncated base64"),
+    ("enmime/malformed-base64-attach.eml", "invalid base64"),
+    (
+        "enmime/malformed-multiple-address-header-values.eml",
+        "truncated base64",
+    ),
+    ("enmime/mime-bad-content-type.eml", "truncated base64"),
+    ("enmime/mime-blank-media-name.eml", "truncated base64"),
+    (
+        "enmime/mime-unquoted-tspecials-param.eml",
+        "truncated base64",
+    ),
+    (
+        "enmime/mime-bad-content-transfer-encoding.eml",
+        "unknown transfer encoding",
+    ),
+    (
+        "enmime/quoted-printable-invalid.eml",
+        "invalid quoted-printable",
+    ),
+    ("php-mime/m0028.eml", "plain text declared base64"),
+    ("php-mime/issue250.eml", "invalid base64"),
+    ("php-mime/m0018.eml", "invalid base64"),
+    ("zbateson/m4009.eml", "invalid base64"),
+    (
+        "flanker/broken-ctype.eml",
+        "broken Content-Type of the attachment",
+    ),
+    (
+        "mime4j-mimetools/twopart.eml",
+        "`base64 ` with a trailing space: Python does not decode it, Eider does",
+    ),
+    (
+        "mikel-mail/content_transfer_encoding_with_8bits.eml",
+        "unknown transfer encoding `8bits`",
+    ),
+    // Charsets: Eider reads ISO-8859-1 as windows-1252, as browsers do; Python as Latin-1.
+    (
+        "mikel-mail/attachment_pdf_non_ascii.eml",
+        "ISO-8859-1 read as windows-1252",
+    ),
+    (
+        "mikel-mail/attachment_pdf_non_ascii_lf.eml",
+        "ISO-8859-1 read as windows-1252",
+    ),
+    (
+        "mikel-mail/content_transfer_encoding_7-bit.eml",
+        "ISO-8859-1 read as windows-1252",
+    ),
+    // Pathological HTML: html5ever and html.parser split the text differently.
+    ("mailparser-js/htmllargecallstack.eml", "unbalanced markup"),
+    ("mailparser-js/outofmemory.eml", "unbalanced markup"),
+];
+
+// Every corpus message delivered over LMTP shows up in the API with the text, HTML and
+// attachments an independent decoder (Python's `email`) finds: tests/python/api_corpus_check.py.
+both_stores!(corpus_over_the_api, |s: &Server| {
+    let Some(corpus) = common::corpus_dir() else {
+        return;
+    };
+    let (user, boxes) = setup(s, "corpusapi");
+    let mut args = vec![
+        "--corpus".to_string(),
+        corpus.display().to_string(),
+        "--lmtp".to_string(),
+        s.lmtp_port.to_string(),
+        "--api".to_string(),
+        s.api_port.to_string(),
+        "--token".to_string(),
+        "unused".to_string(),
+        "--user".to_string(),
+        user,
+        "--mailbox".to_string(),
+        boxes["INBOX"].clone(),
+        "--address".to_string(),
+        "corpusapi@example.com".to_string(),
+    ];
+    if let Ok(limit) = std::env::var("EIDER_CORPUS_LIMIT") {
+        args.push("--limit".to_string());
+        args.push(limit);
+    }
+    let out = common::python("api_corpus_check.py", &args);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["refused"], json!([]), "{out}");
+    assert_eq!(report["delivered"], report["files"], "{out}");
+    let known: std::collections::BTreeMap<&str, &str> =
+        CORPUS_DIFFERENCES.iter().copied().collect();
+    let mut differing = std::collections::BTreeSet::new();
+    let unexpected: Vec<&Value> = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            let file = f["file"].as_str().unwrap();
+            differing.insert(file.to_string());
+            !known.contains_key(file)
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "the API's reading differs from Python's: {unexpected:#?}"
+    );
+    if std::env::var("EIDER_CORPUS_LIMIT").is_err() {
+        let stale: Vec<&&str> = known.keys().filter(|f| !differing.contains(**f)).collect();
+        assert!(stale.is_empty(), "no longer differ, remove them: {stale:?}");
+        // What was compared (floors just under a full run).
+        for (key, floor) in [
+            ("text_checked", 330),
+            ("html_checked", 90),
+            ("attachments_checked", 450),
+            ("attachments_downloaded", 740),
+        ] {
+            assert!(report[key].as_u64().unwrap() >= floor, "{key}: {out}");
+        }
+    }
+});
+
+both_stores!(threads_filter_and_counters, |s: &Server| {
+    let (user, boxes) = setup(s, "threads");
+    let inbox = &boxes["INBOX"];
+    deliver(
+        s,
+        "threads@example.com",
+        "Message-ID: <root@example.org>\r\nSubject: plan\r\n\r\nfirst",
+    );
+    deliver(
+        s,
+        "threads@example.com",
+        "Message-ID: <other@example.org>\r\nSubject: unrelated\r\n\r\nsecond",
+    );
+    deliver(
+        s,
+        "threads@example.com",
+        "Message-ID: <reply@example.org>\r\nIn-Reply-To: <root@example.org>\r\n\
+References: <root@example.org>\r\nSubject: Re: plan\r\n\r\nthird",
+    );
+    // A reply filed in another mailbox is still in the thread.
+    let sent = &boxes["Sent Mail"];
+    let upload = ok(send(
+        s,
+        "POST",
+        &format!("/users/{user}/mailboxes/{sent}/messages"),
+        &json!({"raw": "Message-ID: <reply2@example.org>\r\nReferences: <root@example.org> <reply@example.org>\r\nSubject: Re: plan\r\n\r\nfourth"}),
+    ));
+    assert!(upload["message"]["id"].is_number(), "{upload}");
+
+    let list = ok(get(
+        s,
+        &format!("/users/{user}/mailboxes/{inbox}/messages?threadCounters=true&order=asc"),
+    ));
+    let results = list["results"].as_array().unwrap();
+    assert_eq!(uids(&list), [1, 2, 3]);
+    let thread = results[0]["thread"].as_str().unwrap().to_string();
+    assert_eq!(results[2]["thread"], thread.as_str());
+    assert_ne!(results[1]["thread"], thread.as_str());
+    let counts: Vec<&Value> = results.iter().map(|m| &m["threadMessageCount"]).collect();
+    assert_eq!(counts, [&json!(3), &json!(1), &json!(3)]);
+    // Without the flag there is no counter.
+    let plain = ok(get(s, &format!("/users/{user}/mailboxes/{inbox}/messages")));
+    assert!(plain["results"][0].get("threadMessageCount").is_none());
+
+    // Search by thread: across mailboxes, and within one.
+    let found = ok(get(
+        s,
+        &format!(
+            "/users/{user}/search?thread={}&threadCounters=true",
+            thread.to_uppercase()
+        ),
+    ));
+    assert_eq!(found["total"], 3, "{found}");
+    let subjects: Vec<&str> = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["Re: plan", "Re: plan", "plan"]);
+    assert_eq!(found["results"][0]["threadMessageCount"], 3);
+    let in_inbox = ok(get(
+        s,
+        &format!("/users/{user}/search?thread={thread}&mailbox={inbox}"),
+    ));
+    assert_eq!(in_inbox["total"], 2, "{in_inbox}");
+    assert_error(
+        &get(s, &format!("/users/{user}/search?thread=xyz")),
+        400,
+        "InputValidationError",
+    );
+    assert_error(
+        &get(s, &format!("/users/{user}/search?threadCounters=maybe")),
+        400,
+        "InputValidationError",
+    );
+});

@@ -27,6 +27,30 @@ pub struct TextFilter {
     pub attachments: Option<bool>,
     /// At least one of these must match (when any is set).
     pub or: Vec<TextTerm>,
+    /// Only messages of this thread ([`thread_id`], lower-case hex).
+    pub thread: Option<String>,
+}
+
+/// A 24-hex thread id derived from the first Message-ID of the conversation (the first
+/// References entry, else the message's own Message-ID, else `fallback`), so replies share
+/// their thread.
+pub fn thread_id(references: Option<&str>, message_id: Option<&str>, fallback: &str) -> String {
+    let root = references
+        .and_then(|r| r.split_whitespace().next())
+        .map(|r| r.trim_matches(['<', '>']).to_string())
+        .or_else(|| message_id.map(str::to_string))
+        .unwrap_or_else(|| fallback.to_string());
+    blake3::hash(root.as_bytes()).to_hex()[..24].to_string()
+}
+
+/// The thread id of a listed message.
+pub fn item_thread(item: &ListedItem) -> String {
+    let fields = item.info.as_ref().map(|i| &i.fields);
+    thread_id(
+        fields.and_then(|f| f.references.as_deref()),
+        fields.and_then(|f| f.message_id.as_deref()),
+        &item.row.id,
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +69,7 @@ impl TextFilter {
             && self.subject.is_none()
             && self.attachments.is_none()
             && self.or.is_empty()
+            && self.thread.is_none()
     }
 }
 
@@ -250,6 +275,40 @@ impl Engine {
         })
     }
 
+    /// How many of the user's messages (all mailboxes) belong to each of `threads`. Scans the
+    /// account: WildDuck's `threadCounters` is opt-in for the same reason.
+    pub async fn thread_counts(
+        &self,
+        user_id: &str,
+        threads: &std::collections::HashSet<String>,
+    ) -> Result<HashMap<String, u64>> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        let mut after = None;
+        loop {
+            let page = PageRequest {
+                by_uid: false,
+                ascending: true,
+                after: after.clone(),
+                limit: SCAN_BATCH,
+            };
+            let batch = self
+                .store
+                .page_messages(user_id, &MessageFilter::default(), &page)
+                .await?;
+            let exhausted = (batch.len() as i64) < SCAN_BATCH;
+            after = batch.last().map(|m| page_key(false, &m.mailbox_id, &m.row));
+            for item in self.with_infos(user_id, batch).await? {
+                let thread = item_thread(&item);
+                if threads.contains(&thread) {
+                    *counts.entry(thread).or_default() += 1;
+                }
+            }
+            if exhausted {
+                return Ok(counts);
+            }
+        }
+    }
+
     async fn with_infos(
         &self,
         user_id: &str,
@@ -302,6 +361,11 @@ impl Engine {
             return Ok(false);
         };
         let fields = &info.fields;
+        if let Some(want) = &f.thread
+            && item_thread(item) != *want
+        {
+            return Ok(false);
+        }
         if let Some(want) = f.attachments
             && info.has_attachments != want
         {

@@ -128,11 +128,7 @@ fn build_view(raw: &[u8]) -> Option<MessageView> {
     let root = m.root_part();
     let (content_type, content_type_params) = match root.content_type() {
         Some(ct) => (
-            format!(
-                "{}/{}",
-                ct.ctype().to_ascii_lowercase(),
-                ct.subtype().unwrap_or("plain").to_ascii_lowercase()
-            ),
+            valid_type(ct).unwrap_or_else(|| "text/plain".to_string()),
             ct.attributes()
                 .unwrap_or_default()
                 .iter()
@@ -153,8 +149,9 @@ fn build_view(raw: &[u8]) -> Option<MessageView> {
             html.push(sanitize_html(h));
         }
     }
-    let attachments = m
-        .attachments
+    let (listed, recovered) = attachment_parts(&m, text.is_empty() && html.is_empty());
+    text.extend(recovered);
+    let attachments = listed
         .iter()
         .enumerate()
         .filter_map(|(i, part_id)| {
@@ -207,13 +204,61 @@ fn build_view(raw: &[u8]) -> Option<MessageView> {
     })
 }
 
-fn part_content_type(part: &mail_parser::MessagePart<'_>) -> String {
-    match part.content_type() {
-        Some(ct) => format!(
+/// The parts listed as attachments, and the text of those that are really the body.
+///
+/// RFC 2045 §5.2: a Content-Type without a subtype or with a syntax error means text/plain.
+/// mail-parser files such a part as an attachment; when the message has no other body
+/// (`no_body`), it is the body, as Python's `email` and WildDuck read it.
+fn attachment_parts(m: &mail_parser::Message<'_>, no_body: bool) -> (Vec<u32>, Vec<String>) {
+    let mut text = Vec::new();
+    let mut listed = m.attachments.clone();
+    if no_body {
+        listed.retain(|part_id| {
+            let Some(part) = m.parts.get(*part_id as usize) else {
+                return true;
+            };
+            let malformed = part
+                .content_type()
+                .is_some_and(|ct| valid_type(ct).is_none());
+            let attached = part
+                .content_disposition()
+                .is_some_and(|d| d.ctype().eq_ignore_ascii_case("attachment"));
+            if malformed && !attached && !part.is_message() && part.sub_parts().is_none() {
+                text.push(String::from_utf8_lossy(part.contents()).into_owned());
+                return false;
+            }
+            true
+        });
+    }
+    (listed, text)
+}
+
+/// Whether mail-parser found a text or HTML body.
+fn has_body(m: &mail_parser::Message<'_>) -> bool {
+    (0..m.text_body.len()).any(|i| m.body_text(i).is_some())
+        || m.html_bodies().any(|p| matches!(p.body, PartType::Html(_)))
+}
+
+/// `type/subtype` in lower case when both are RFC 2045 tokens; None for a malformed value.
+fn valid_type(ct: &mail_parser::ContentType<'_>) -> Option<String> {
+    fn token(s: &str) -> bool {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    }
+    let subtype = ct.subtype()?;
+    (token(ct.ctype()) && token(subtype)).then(|| {
+        format!(
             "{}/{}",
             ct.ctype().to_ascii_lowercase(),
-            ct.subtype().unwrap_or("octet-stream").to_ascii_lowercase()
-        ),
+            subtype.to_ascii_lowercase()
+        )
+    })
+}
+
+fn part_content_type(part: &mail_parser::MessagePart<'_>) -> String {
+    match part.content_type() {
+        Some(ct) => valid_type(ct).unwrap_or_else(|| "text/plain".to_string()),
         None if part.is_message() => "message/rfc822".to_string(),
         None => "text/plain".to_string(),
     }
@@ -227,12 +272,12 @@ fn unfold(v: &str) -> String {
 pub fn attachment(raw: &[u8], id: &str) -> Option<(String, String, Vec<u8>)> {
     std::panic::catch_unwind(|| {
         let m = MessageParser::default().parse(raw)?;
-        let index = m
-            .attachments
+        let (listed, _) = attachment_parts(&m, !has_body(&m));
+        let index = listed
             .iter()
             .enumerate()
             .position(|(i, _)| attachment_id(i).eq_ignore_ascii_case(id))?;
-        let part = m.parts.get(m.attachments[index] as usize)?;
+        let part = m.parts.get(listed[index] as usize)?;
         let filename = part
             .attachment_name()
             .map(str::to_string)
@@ -251,6 +296,30 @@ pub fn searchable_text(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_content_type_is_plain_text() {
+        // RFC 2045 §5.2: no subtype, or not a type at all, reads as text/plain.
+        for ct in ["text; charset=us-ascii", "application-x-gzip; name=a.gz"] {
+            let raw = format!("Subject: s\r\nContent-Type: {ct}\r\n\r\nblah blah\r\n");
+            let v = view(raw.as_bytes());
+            assert_eq!(v.content_type, "text/plain", "{ct}");
+            assert_eq!(v.text.trim_end(), "blah blah", "{ct}");
+            assert!(v.attachments.is_empty(), "{ct}");
+        }
+        // An attachment with a malformed type stays an attachment, typed text/plain.
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nbody\r\n--b\r\nContent-Type: <html>\r\n\
+Content-Disposition: attachment; filename=x\r\n\r\ndata\r\n--b--\r\n";
+        let v = view(raw);
+        assert_eq!(v.attachments.len(), 1);
+        assert_eq!(v.attachments[0].content_type, "text/plain");
+        let (ct, _, bytes) = attachment(raw, "ATT00001").unwrap();
+        assert_eq!(
+            (ct.as_str(), bytes.as_slice()),
+            ("text/plain", &b"data"[..])
+        );
+    }
 
     #[test]
     fn view_decodes_and_sanitizes() {
