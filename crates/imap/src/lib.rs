@@ -6,6 +6,7 @@
 
 mod append;
 mod compress;
+mod ext;
 mod fetch;
 mod mailboxes;
 mod messages;
@@ -40,6 +41,8 @@ pub struct ImapConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// LOGIN / AUTHENTICATE allowed without TLS from non-loopback clients.
     pub allow_plaintext_auth: bool,
+    /// LITERAL+ (true) or LITERAL- (false, RFC 7888).
+    pub literal_plus: bool,
     /// PROXY protocol for both IMAP listeners.
     pub proxy: eider_proxy::ProxyConfig,
 }

@@ -26,9 +26,59 @@ pub fn body_text(raw: &[u8]) -> String {
     .unwrap_or_default()
 }
 
+/// Longest preview, in characters (RFC 8970 §3 allows at most 256).
+pub const PREVIEW_CHARS: usize = 200;
+
+/// RFC 8970 PREVIEW text: the first text body (HTML turned into text), whitespace runs folded to
+/// one space, at most [`PREVIEW_CHARS`] characters. Empty when the message has no text body.
+/// mail-parser does the decoding and HTML-to-text; the folding is ours because its own
+/// `body_preview` keeps line breaks and counts bytes rather than characters.
+pub fn preview(raw: &[u8]) -> String {
+    std::panic::catch_unwind(|| {
+        let Some(message) = MessageParser::default().parse(raw) else {
+            return String::new();
+        };
+        let Some(text) = message.body_text(0) else {
+            return String::new();
+        };
+        let mut out = String::new();
+        let mut count = 0;
+        for word in text.split_whitespace() {
+            if count > 0 {
+                if count == PREVIEW_CHARS {
+                    break;
+                }
+                out.push(' ');
+                count += 1;
+            }
+            for ch in word.chars().filter(|c| !c.is_control()) {
+                if count == PREVIEW_CHARS {
+                    break;
+                }
+                out.push(ch);
+                count += 1;
+            }
+        }
+        out
+    })
+    .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::body_text;
+    use super::{PREVIEW_CHARS, body_text, preview};
+
+    #[test]
+    fn preview_folds_whitespace_and_is_bounded() {
+        let raw = b"Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n\r\n  K\xc3\xa4se\tand   bread\r\n";
+        assert_eq!(preview(raw), "Hello K\u{e4}se and bread");
+        let raw = b"Content-Type: text/html\r\n\r\n<p>Hi <b>there</b></p>\r\n";
+        assert_eq!(preview(raw), "Hi there");
+        let long = format!("Subject: x\r\n\r\n{}\r\n", "\u{e4}bc ".repeat(200));
+        let p = preview(long.as_bytes());
+        assert_eq!(p.chars().count(), PREVIEW_CHARS);
+        assert_eq!(preview(b"Content-Type: image/png\r\n\r\nAAAA\r\n"), "");
+    }
 
     #[test]
     fn decodes_transfer_encoding_and_charset() {
