@@ -1,5 +1,6 @@
 //! IMAP front end: connections, sessions and command handlers (RFC 3501 plus IDLE, UIDPLUS, MOVE,
-//! UNSELECT, NAMESPACE, ID, ENABLE, SPECIAL-USE, CHILDREN, LITERAL+, SASL-IR).
+//! UNSELECT, NAMESPACE, ID, ENABLE, SPECIAL-USE, CHILDREN, LITERAL+/LITERAL-, SASL-IR, OBJECTID,
+//! SAVEDATE, PREVIEW, and the IMAP4rev2 mode of `ENABLE IMAP4rev2`).
 //!
 //! Syntax lives in `eider-imap-proto`, mail rules in `eider-engine`; this crate maps one to the
 //! other and owns the per-connection state RFC 3501 requires. It must never talk to the store.
