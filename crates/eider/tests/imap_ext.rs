@@ -2,11 +2,16 @@
 //! IMAP4rev2 (RFC 9051) behaviour after `ENABLE IMAP4rev2`: exact transcripts on both stores.
 
 mod common;
+mod dovecot;
 
 use common::{Backend, LineClient, Server, api_request};
 
 fn login(server: &Server, user: &str, password: &str) -> LineClient {
-    let mut c = LineClient::connect(server.imap_port);
+    login_port(server.imap_port, user, password)
+}
+
+fn login_port(port: u16, user: &str, password: &str) -> LineClient {
+    let mut c = LineClient::connect(port);
     c.line();
     c.send(format!("L LOGIN {user} {password}\r\n").as_bytes());
     let answer = c.until("L ");
@@ -390,4 +395,51 @@ fn literal_minus_sqlite() {
 #[test]
 fn literal_minus_postgres() {
     literal_minus(Backend::Postgres);
+}
+
+/// The untagged part of answers to commands both servers must answer alike.
+fn preview_and_savedate_transcript(c: &mut LineClient) -> Vec<String> {
+    let old = " \"01-Jan-2020 10:00:00 +0000\"";
+    assert!(append(c, "a", "INBOX", old, TEXT_MESSAGE).contains("a OK "));
+    assert!(append(c, "b", "INBOX", "", HTML_MESSAGE).contains("b OK "));
+    command(c, "s", "SELECT INBOX");
+    [
+        "FETCH 1:2 (PREVIEW)",
+        "FETCH 1:2 (PREVIEW (LAZY))",
+        "SEARCH SAVEDBEFORE 1-Jan-2021",
+        "SEARCH BEFORE 1-Jan-2021",
+        "SEARCH SAVEDSINCE 1-Jan-2021",
+        "SEARCH SAVEDATESUPPORTED",
+        "SEARCH NOT SAVEDATESUPPORTED",
+    ]
+    .iter()
+    .map(|cmd| {
+        let answer = command(c, "t", cmd);
+        assert!(
+            answer.contains("\r\nt OK ") || answer.starts_with("t OK "),
+            "{cmd}: {answer}"
+        );
+        format!("{cmd} => {}", &answer[..answer.find("t OK").unwrap()])
+    })
+    .collect()
+}
+
+/// PREVIEW text and SAVEDATE searches against Dovecot (when installed): the same answers.
+#[test]
+fn preview_and_savedate_match_dovecot() {
+    let Some(dove) = dovecot::Dovecot::start("pv", "pw") else {
+        return;
+    };
+    let mut d = login_port(dove.imap_port, "pv", "pw");
+    let caps = command(&mut d, "c", "CAPABILITY");
+    assert!(
+        caps.contains(" PREVIEW ") && caps.contains(" SAVEDATE "),
+        "{caps}"
+    );
+    let theirs = preview_and_savedate_transcript(&mut d);
+    let server = Server::start(Backend::Sqlite);
+    server.add_user("pv", "pw", "pv@example.com");
+    let mut c = login(&server, "pv", "pw");
+    let ours = preview_and_savedate_transcript(&mut c);
+    assert_eq!(ours, theirs);
 }
