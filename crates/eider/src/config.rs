@@ -61,6 +61,9 @@ pub struct ImapSection {
     pub tls_listen: String,
     /// Allow LOGIN / AUTHENTICATE without TLS from non-loopback clients.
     pub allow_plaintext_auth: bool,
+    /// Advertise LITERAL+ (any non-synchronizing literal); false advertises LITERAL- (at most
+    /// 4096 bytes, RFC 7888).
+    pub literal_plus: bool,
     /// Connections from `proxy_trusted` must start with a PROXY protocol header (v1 or v2).
     pub proxy_protocol: bool,
     /// Load balancer networks (CIDR or single addresses) allowed to send a PROXY header.
@@ -208,6 +211,7 @@ impl Default for ImapSection {
             idle_timeout: 30 * 60,
             tls_listen: String::new(),
             allow_plaintext_auth: false,
+            literal_plus: true,
             proxy_protocol: false,
             proxy_trusted: default_proxy_trusted(),
             proxy_timeout: 5,

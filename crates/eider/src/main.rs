@@ -263,6 +263,7 @@ async fn serve(mut engine: Engine, config: Config) -> anyhow::Result<()> {
             idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout),
             tls: Some(tls.clone()),
             allow_plaintext_auth: config.imap.allow_plaintext_auth,
+            literal_plus: config.imap.literal_plus,
             proxy: config.imap_proxy()?,
         };
         tasks.spawn(eider_imap::serve_all(

@@ -50,11 +50,11 @@ both_stores!(exact_transcript, |server: &Server| {
     let mut c = login(server, "bob", "pw");
     assert_eq!(
         command(&mut c, "a", "CAPABILITY"),
-        "* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE \
+        "* CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE \
          CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT \
          THREAD=REFERENCES LIST-EXTENDED LIST-STATUS STATUS=SIZE BINARY MULTIAPPEND CATENATE \
          UNAUTHENTICATE QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT COMPRESS=DEFLATE CREATE-SPECIAL-USE XLIST \
-         APPENDLIMIT=67108864\r\n\
+         APPENDLIMIT=67108864 OBJECTID PREVIEW SAVEDATE\r\n\
          a OK Capability completed.\r\n"
     );
     let message = "Subject: hello\r\nFrom: a@example.com\r\n\r\nbody\r\n";
@@ -65,6 +65,14 @@ both_stores!(exact_transcript, |server: &Server| {
     assert!(appended.starts_with("b OK [APPENDUID "), "{appended}");
     let select = command(&mut c, "c", "SELECT INBOX");
     let validity = uid_validity(&select);
+    // The MAILBOXID (RFC 8474) is checked against STATUS and the API in imap_ext.rs.
+    let mailbox_id = select
+        .split("[MAILBOXID (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
     assert_eq!(
         select,
         format!(
@@ -74,6 +82,7 @@ both_stores!(exact_transcript, |server: &Server| {
              * OK [UIDVALIDITY {validity}] UIDs valid\r\n\
              * OK [UIDNEXT 2] Predicted next UID\r\n\
              * OK [HIGHESTMODSEQ 2] Highest\r\n\
+             * OK [MAILBOXID ({mailbox_id})] Ok\r\n\
              c OK [READ-WRITE] Select completed (1 messages)\r\n"
         )
     );

@@ -211,6 +211,13 @@ both_stores!(qresync_resync_after_other_session, |server: &Server| {
         "s",
         &format!("SELECT INBOX (QRESYNC ({validity} {h0} 1:6))"),
     );
+    let mailbox_id = resync
+        .split("[MAILBOXID (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
     assert_eq!(
         resync,
         format!(
@@ -221,6 +228,7 @@ both_stores!(qresync_resync_after_other_session, |server: &Server| {
              * OK [UIDVALIDITY {validity}] UIDs valid\r\n\
              * OK [UIDNEXT 7] Predicted next UID\r\n\
              * OK [HIGHESTMODSEQ {h1}] Highest\r\n\
+             * OK [MAILBOXID ({mailbox_id})] Ok\r\n\
              * VANISHED (EARLIER) 3:4,6\r\n\
              * 2 FETCH (UID 2 FLAGS (\\Flagged) MODSEQ ({m_flag}))\r\n\
              * 3 FETCH (UID 5 FLAGS (\\Seen) MODSEQ ({m_seen}))\r\n\

@@ -167,6 +167,10 @@ impl FetchAttr {
                 format!("BINARY[{}]{}", part(p), origin(partial))
             }
             FetchAttr::BinarySize(p) => format!("BINARY.SIZE[{}]", part(p)),
+            FetchAttr::EmailId => "EMAILID".into(),
+            FetchAttr::ThreadId => "THREADID".into(),
+            FetchAttr::SaveDate => "SAVEDATE".into(),
+            FetchAttr::Preview { .. } => "PREVIEW".into(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! IMAP **syntax only**: parsing of client commands (RFC 3501 / RFC 9051
 //! plus IDLE, UIDPLUS, MOVE, CONDSTORE, ESEARCH, SEARCHRES, LIST-EXTENDED,
 //! SPECIAL-USE, MULTIAPPEND, BINARY, ID, ENABLE, WITHIN, UNSELECT, SASL-IR,
-//! LITERAL+) and small response-encoding helpers (strings, flags, UID
+//! LITERAL+, OBJECTID, SAVEDATE, PREVIEW) and small response-encoding helpers (strings, flags, UID
 //! sets, INTERNALDATE, modified UTF-7, base64).
 //!
 //! This crate does no I/O and knows nothing about sessions, mailboxes or

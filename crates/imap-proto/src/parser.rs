@@ -1024,6 +1024,26 @@ impl Parser {
             "SENTBEFORE" => K::SentBefore(self.search_date()?),
             "SENTON" => K::SentOn(self.search_date()?),
             "SENTSINCE" => K::SentSince(self.search_date()?),
+            "SAVEDBEFORE" => K::SavedBefore(self.search_date()?),
+            "SAVEDON" => K::SavedOn(self.search_date()?),
+            "SAVEDSINCE" => K::SavedSince(self.search_date()?),
+            "SAVEDATESUPPORTED" => K::SaveDateSupported,
+            "EMAILID" | "THREADID" => {
+                self.sp("object id")?;
+                let id = self.atom("object id")?;
+                if id.len() > 255
+                    || !id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(self.err("Invalid object id"));
+                }
+                if kw == "EMAILID" {
+                    K::EmailId(id)
+                } else {
+                    K::ThreadId(id)
+                }
+            }
             "LARGER" | "SMALLER" => {
                 self.sp("size")?;
                 let n = self.number_u64("size")?;
@@ -1213,6 +1233,30 @@ impl Parser {
             "BODYSTRUCTURE" => F::BodyStructure,
             "UID" => F::Uid,
             "MODSEQ" => F::ModSeq,
+            "EMAILID" => F::EmailId,
+            "THREADID" => F::ThreadId,
+            "SAVEDATE" => F::SaveDate,
+            "PREVIEW" => {
+                // RFC 8970: `PREVIEW (LAZY)`; the modifier list may be empty of known ones.
+                let mut lazy = false;
+                if self.peek() == Some(b' ') && self.peek_at(1) == Some(b'(') {
+                    self.pos += 2;
+                    loop {
+                        let m = self.atom_upper("preview modifier")?;
+                        if m != "LAZY" {
+                            return Err(
+                                self.err(format!("Unknown preview modifier {}", truncate(&m)))
+                            );
+                        }
+                        lazy = true;
+                        if self.eat(b')') {
+                            break;
+                        }
+                        self.sp("preview modifier")?;
+                    }
+                }
+                F::Preview { lazy }
+            }
             "BODY" if self.peek() != Some(b'[') => F::Body,
             "BODY" | "BODY.PEEK" => {
                 self.expect(b'[', "'[' after BODY.PEEK")?;

@@ -730,6 +730,46 @@ fn fetch() {
     );
     assert_eq!(items[1].response_name(), "BINARY[]<0>");
     assert_eq!(items[2].response_name(), "BINARY.SIZE[3]");
+    // OBJECTID, SAVEDATE, PREVIEW
+    let items = f("a FETCH 1 (emailid THREADID SaveDate PREVIEW PREVIEW (lazy) FLAGS)").0;
+    assert_eq!(
+        items,
+        vec![
+            F::EmailId,
+            F::ThreadId,
+            F::SaveDate,
+            F::Preview { lazy: false },
+            F::Preview { lazy: true },
+            F::Flags
+        ]
+    );
+    assert_eq!(items[4].response_name(), "PREVIEW");
+    assert_eq!(f("a FETCH 1 PREVIEW").0, vec![F::Preview { lazy: false }]);
+    assert_eq!(
+        bad("a FETCH 1 (PREVIEW (FUZZY))").message,
+        "Unknown preview modifier FUZZY"
+    );
+    bad("a FETCH 1 (PREVIEW ())");
+    bad("a FETCH 1 PREVIEW (LAZY");
+    let CommandBody::Search { criteria, .. } = body(
+        "a SEARCH SAVEDBEFORE 1-Jan-2021 SAVEDON 2-Feb-2022 SAVEDSINCE 3-Mar-2023 SAVEDATESUPPORTED EMAILID M12_a-b THREADID T1",
+    ) else {
+        panic!()
+    };
+    let SearchKey::And(keys) = criteria else {
+        panic!("{criteria:?}")
+    };
+    assert!(matches!(keys[0], SearchKey::SavedBefore(_)));
+    assert!(matches!(keys[1], SearchKey::SavedOn(_)));
+    assert!(matches!(keys[2], SearchKey::SavedSince(_)));
+    assert_eq!(keys[3], SearchKey::SaveDateSupported);
+    assert_eq!(keys[4], SearchKey::EmailId("M12_a-b".into()));
+    assert_eq!(keys[5], SearchKey::ThreadId("T1".into()));
+    assert_eq!(bad("a SEARCH EMAILID \"a.b\"").message, "Invalid object id");
+    let CommandBody::Status { items, .. } = body("a STATUS INBOX (MAILBOXID SIZE)") else {
+        panic!()
+    };
+    assert_eq!(items, vec![StatusItem::MailboxId, StatusItem::Size]);
     // CONDSTORE
     assert_eq!(
         f("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)"),

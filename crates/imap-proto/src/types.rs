@@ -250,6 +250,8 @@ pub enum StatusItem {
     Size,
     /// RFC 7889.
     AppendLimit,
+    /// RFC 8474.
+    MailboxId,
 }
 
 impl StatusItem {
@@ -264,6 +266,7 @@ impl StatusItem {
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
             StatusItem::Size => "SIZE",
             StatusItem::AppendLimit => "APPENDLIMIT",
+            StatusItem::MailboxId => "MAILBOXID",
         }
     }
 
@@ -278,6 +281,7 @@ impl StatusItem {
             "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
             "SIZE" => StatusItem::Size,
             "APPENDLIMIT" => StatusItem::AppendLimit,
+            "MAILBOXID" => StatusItem::MailboxId,
             _ => return None,
         })
     }
@@ -334,6 +338,16 @@ pub enum FetchAttr {
     },
     /// RFC 3516 `BINARY.SIZE[part]`.
     BinarySize(Vec<u32>),
+    /// RFC 8474 `EMAILID`.
+    EmailId,
+    /// RFC 8474 `THREADID`.
+    ThreadId,
+    /// RFC 8514 `SAVEDATE`.
+    SaveDate,
+    /// RFC 8970 `PREVIEW`, `PREVIEW (LAZY)`.
+    Preview {
+        lazy: bool,
+    },
 }
 
 /// STORE operation: `+FLAGS`, `-FLAGS`, `FLAGS`.
@@ -403,6 +417,18 @@ pub enum SearchKey {
     Older(u32),
     /// RFC 5032 WITHIN: `YOUNGER n` (seconds).
     Younger(u32),
+    /// RFC 8514 `SAVEDBEFORE date`.
+    SavedBefore(Date),
+    /// RFC 8514 `SAVEDON date`.
+    SavedOn(Date),
+    /// RFC 8514 `SAVEDSINCE date`.
+    SavedSince(Date),
+    /// RFC 8514 `SAVEDATESUPPORTED`.
+    SaveDateSupported,
+    /// RFC 8474 `EMAILID objectid`.
+    EmailId(String),
+    /// RFC 8474 `THREADID objectid`.
+    ThreadId(String),
 }
 
 /// LIST-EXTENDED selection options (RFC 5258, 6154).

@@ -78,8 +78,10 @@ impl Session {
                     | FetchAttr::Rfc822Text
                     | FetchAttr::Binary { .. }
                     | FetchAttr::BinarySize(_)
+                    | FetchAttr::Preview { .. }
             )
         });
+        let wants_preview = items.iter().any(|a| matches!(a, FetchAttr::Preview { .. }));
         let sets_seen = !read_only && items.iter().any(|a| a.sets_seen());
         let chunk_size = if needs_info || needs_bytes {
             CHUNK
@@ -155,6 +157,11 @@ impl Session {
                     }
                     Err(e) => return Err(e),
                 };
+                // RFC 8970: computed from the text body on demand (so LAZY never needs NIL).
+                let preview = match (&bytes, wants_preview) {
+                    (Some(b), true) => Some(eider_mime::preview(b)),
+                    _ => None,
+                };
                 let info = infos.get(&row.content_id);
                 if needs_info && info.is_none() {
                     lost = true;
@@ -172,7 +179,13 @@ impl Session {
                         out.push(b' ');
                     }
                     first = false;
-                    if write_item(&mut out, item, row, &flags, info, bytes.as_deref()).is_err() {
+                    let data = ItemData {
+                        flags: &flags,
+                        info,
+                        bytes: bytes.as_deref(),
+                        preview: preview.as_deref(),
+                    };
+                    if write_item(&mut out, item, row, &data).is_err() {
                         // RFC 3516 §4.2: an encoding we cannot decode fails the command.
                         return Err(
                             Reply::no("Unknown Content-Transfer-Encoding.").code("UNKNOWN-CTE")
@@ -181,7 +194,13 @@ impl Session {
                 }
                 if newly_seen.contains(uid) && !items.contains(&FetchAttr::Flags) {
                     out.push(b' ');
-                    let _ = write_item(&mut out, &FetchAttr::Flags, row, &flags, info, None);
+                    let data = ItemData {
+                        flags: &flags,
+                        info,
+                        bytes: None,
+                        preview: None,
+                    };
+                    let _ = write_item(&mut out, &FetchAttr::Flags, row, &data);
                 }
                 out.extend_from_slice(b")\r\n");
                 self.conn.write(&out);
@@ -212,14 +231,26 @@ impl Session {
 /// The part's Content-Transfer-Encoding is unknown (BINARY cannot decode it).
 pub(crate) struct UnknownCte;
 
+/// What one message's FETCH items are written from, besides its row.
+struct ItemData<'a> {
+    flags: &'a str,
+    info: Option<&'a MessageInfo>,
+    bytes: Option<&'a [u8]>,
+    preview: Option<&'a str>,
+}
+
 fn write_item(
     out: &mut Vec<u8>,
     item: &FetchAttr,
     row: &MessageRow,
-    flags: &str,
-    info: Option<&MessageInfo>,
-    bytes: Option<&[u8]>,
+    data: &ItemData,
 ) -> Result<(), UnknownCte> {
+    let ItemData {
+        flags,
+        info,
+        bytes,
+        preview,
+    } = *data;
     let literal = |out: &mut Vec<u8>, data: &[u8]| {
         out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
         push_without_nul(out, data);
@@ -311,6 +342,21 @@ fn write_item(
                 Some(decoded) => out.extend_from_slice(decoded.len().to_string().as_bytes()),
                 None => write_nstring(out, None),
             }
+        }
+        FetchAttr::EmailId => {
+            out.extend_from_slice(format!("EMAILID ({})", crate::ext::email_id(row)).as_bytes())
+        }
+        // RFC 8474 §5.2: no thread ids are kept, so THREADID is NIL.
+        FetchAttr::ThreadId => out.extend_from_slice(b"THREADID NIL"),
+        FetchAttr::SaveDate => match crate::ext::save_date(row) {
+            Some(t) => out.extend_from_slice(
+                format!("SAVEDATE \"{}\"", format_internal_date(t, 0)).as_bytes(),
+            ),
+            None => out.extend_from_slice(b"SAVEDATE NIL"),
+        },
+        FetchAttr::Preview { .. } => {
+            out.extend_from_slice(b"PREVIEW ");
+            write_nstring(out, preview.map(str::as_bytes));
         }
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! IMAP front end: connections, sessions and command handlers (RFC 3501 plus IDLE, UIDPLUS, MOVE,
-//! UNSELECT, NAMESPACE, ID, ENABLE, SPECIAL-USE, CHILDREN, LITERAL+, SASL-IR).
+//! UNSELECT, NAMESPACE, ID, ENABLE, SPECIAL-USE, CHILDREN, LITERAL+/LITERAL-, SASL-IR, OBJECTID,
+//! SAVEDATE, PREVIEW, and the IMAP4rev2 mode of `ENABLE IMAP4rev2`).
 //!
 //! Syntax lives in `eider-imap-proto`, mail rules in `eider-engine`; this crate maps one to the
 //! other and owns the per-connection state RFC 3501 requires. It must never talk to the store.
 
 mod append;
 mod compress;
+mod ext;
 mod fetch;
 mod mailboxes;
 mod messages;
@@ -40,6 +42,8 @@ pub struct ImapConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// LOGIN / AUTHENTICATE allowed without TLS from non-loopback clients.
     pub allow_plaintext_auth: bool,
+    /// LITERAL+ (true) or LITERAL- (false, RFC 7888).
+    pub literal_plus: bool,
     /// PROXY protocol for both IMAP listeners.
     pub proxy: eider_proxy::ProxyConfig,
 }

@@ -9,7 +9,7 @@ use eider_imap_proto::{
 };
 use std::collections::HashMap;
 
-const DELIMITER: char = '/';
+pub(crate) const DELIMITER: char = '/';
 
 impl Session {
     pub(crate) async fn select(
@@ -73,8 +73,11 @@ impl Session {
         let out = &mut self.conn;
         out.write_str(&crate::selected::flags_responses(&keywords, read_only));
         out.write_str(&format!("* {} EXISTS\r\n", uids.len()));
-        out.write_str(&format!("* {recent_count} RECENT\r\n"));
-        if let Some(uid) = first_unseen
+        if !self.rev2 {
+            out.write_str(&format!("* {recent_count} RECENT\r\n"));
+        }
+        // RFC 9051 drops the UNSEEN response code (clients SEARCH UNSEEN instead).
+        if let Some(uid) = first_unseen.filter(|_| !self.rev2)
             && let Ok(pos) = uids.binary_search(&uid)
         {
             out.write_str(&format!("* OK [UNSEEN {}] First unseen.\r\n", pos + 1));
@@ -91,6 +94,11 @@ impl Session {
             "* OK [HIGHESTMODSEQ {}] Highest\r\n",
             status.highest_modseq
         ));
+        // RFC 8474 §4.1.
+        out.write_str(&format!("* OK [MAILBOXID ({})] Ok\r\n", mailbox.id));
+        if self.rev2 {
+            self.write_select_list(&mailbox).await?;
+        }
         self.selected = Some(Selected {
             id: mailbox.id,
             read_only,
@@ -100,6 +108,7 @@ impl Session {
             own_changes: HashMap::new(),
             recent: vec![recent],
             keywords,
+            rev2: self.rev2,
         });
         if let Some(params) = qresync
             && params.uid_validity == mailbox.uid_validity
@@ -130,11 +139,13 @@ impl Session {
         {
             return Err(Reply::no("Unsupported special-use attribute.").code("USEATTR"));
         }
-        self.engine
+        let created = self
+            .engine
             .create_mailbox(&user, &decoded, special)
             .await
             .map_err(from_engine)?;
-        Ok(Reply::ok("Create completed."))
+        // RFC 8474 §4.1.
+        Ok(Reply::ok("Create completed.").code(&format!("MAILBOXID ({})", created.id)))
     }
 
     pub(crate) async fn delete(&mut self, name: &str) -> Result<Reply, Reply> {
@@ -151,7 +162,13 @@ impl Session {
         self.engine
             .delete_mailbox(&user, &decoded)
             .await
-            .map_err(from_engine)?;
+            .map_err(|e| match e.kind {
+                // RFC 9051 §7.1 response code for a mailbox whose children keep it.
+                eider_engine::ErrorKind::InUse => {
+                    Reply::no("Mailbox has children, delete them first.").code("HASCHILDREN")
+                }
+                _ => from_engine(e),
+            })?;
         Ok(Reply::ok("Delete completed."))
     }
 
@@ -342,6 +359,7 @@ impl Session {
                     StatusItem::HighestModSeq => status.highest_modseq,
                     StatusItem::Size => status.size,
                     StatusItem::AppendLimit => self.config.max_message_size,
+                    StatusItem::MailboxId => return format!("MAILBOXID ({})", mailbox.id),
                 };
                 format!("{} {v}", item.as_str())
             })

@@ -96,6 +96,11 @@ fn day_of(unix: i64) -> i64 {
     unix.div_euclid(DAY)
 }
 
+/// The day a message was saved into its mailbox (RFC 8514), by the server's clock (UTC).
+fn saved_day(row: &MessageRow) -> i64 {
+    day_of(crate::ext::save_date(row).unwrap_or(row.internal_date))
+}
+
 fn date_day(d: &Date) -> i64 {
     d.days_since_epoch()
 }
@@ -194,6 +199,13 @@ fn matches(key: &SearchKey, c: &Ctx) -> bool {
         K::ModSeq(n) => c.row.modseq >= *n,
         K::Older(secs) => c.row.internal_date <= c.now - *secs as i64,
         K::Younger(secs) => c.row.internal_date >= c.now - *secs as i64,
+        K::SavedBefore(d) => saved_day(c.row) < date_day(d),
+        K::SavedOn(d) => saved_day(c.row) == date_day(d),
+        K::SavedSince(d) => saved_day(c.row) >= date_day(d),
+        K::SaveDateSupported => true,
+        K::EmailId(id) => crate::ext::email_id(c.row) == *id,
+        // No thread ids are kept (THREADID is NIL), so none matches.
+        K::ThreadId(_) => false,
         K::Not(k) => !matches(k, c),
         K::Or(a, b) => matches(a, c) || matches(b, c),
         K::And(list) => list.iter().all(|k| matches(k, c)),
@@ -309,6 +321,8 @@ impl Session {
             .iter()
             .map(|(seq, uid)| if by_uid { *uid } else { *seq })
             .collect();
+        // RFC 9051 §6.4.4: an IMAP4rev2 session gets ESEARCH, as if RETURN () had been sent.
+        let return_opts = return_opts.or_else(|| self.rev2.then(Vec::new));
         match return_opts {
             None => {
                 let mut line = String::from("* SEARCH");

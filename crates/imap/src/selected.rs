@@ -22,6 +22,8 @@ pub(crate) struct Selected {
     pub recent: Vec<(u32, u32)>,
     /// Keywords announced to the client in FLAGS / PERMANENTFLAGS so far.
     pub keywords: Vec<String>,
+    /// IMAP4rev2 session: no \\Recent flag and no RECENT responses (RFC 9051 Appendix E).
+    pub rev2: bool,
 }
 
 /// The FLAGS and PERMANENTFLAGS responses for a mailbox with these keywords.
@@ -73,7 +75,7 @@ impl Selected {
     /// Flag names of a message as this session sees them (with \\Recent).
     pub fn flag_names(&self, row: &eider_engine::MessageRow) -> String {
         eider_engine::Flags::from_stored(row.flags, &row.keywords)
-            .names_with_recent(self.is_recent(row.uid))
+            .names_with_recent(!self.rev2 && self.is_recent(row.uid))
             .join(" ")
     }
     pub fn seq_of(&self, uid: u32) -> Option<u32> {
@@ -235,8 +237,10 @@ impl Session {
                     sel.recent.push(range);
                 }
             }
-            self.conn
-                .write_str(&format!("* {} RECENT\r\n", sel.recent_count()));
+            if !sel.rev2 {
+                self.conn
+                    .write_str(&format!("* {} RECENT\r\n", sel.recent_count()));
+            }
         }
         for row in changes.changed.iter().filter(|r| r.uid <= last) {
             if sel.own_changes.get(&row.uid) == Some(&row.modseq)

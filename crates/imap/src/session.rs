@@ -45,6 +45,8 @@ pub(crate) struct Session {
     pub condstore: bool,
     /// QRESYNC enabled: expunges are reported as VANISHED (RFC 7162 §3.2.10).
     pub qresync: bool,
+    /// `ENABLE IMAP4rev2` (RFC 9051): ESEARCH answers, no \\Recent / RECENT / [UNSEEN].
+    pub rev2: bool,
     pub notifications: broadcast::Receiver<Notification>,
     /// UIDs saved by `SEARCH RETURN (SAVE)` for `$`.
     pub saved_search: Vec<u32>,
@@ -80,6 +82,7 @@ impl Session {
             utf8: false,
             condstore: false,
             qresync: false,
+            rev2: false,
             notifications,
             saved_search: Vec::new(),
             current_tag: String::new(),
@@ -100,7 +103,15 @@ impl Session {
     }
 
     pub fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE"];
+        let mut caps = vec![
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "SASL-IR",
+            self.literal_capability(),
+            "ID",
+            "ENABLE",
+            "IDLE",
+        ];
         if self.user.is_none() {
             if !self.conn.tls && self.shared.tls.is_some() {
                 caps.push("STARTTLS");
@@ -137,6 +148,8 @@ impl Session {
         if self.user.is_some() {
             caps.push(' ');
             caps.push_str(&self.wire_capabilities());
+            caps.push(' ');
+            caps.push_str(self.ext_capabilities());
         }
         caps
     }
@@ -248,6 +261,23 @@ impl Session {
                 self.config.max_literal_size
             };
             total += spec.len;
+            if spec.non_sync
+                && let Some(max) = self.non_sync_literal_limit()
+                && spec.len > max
+            {
+                // RFC 7888 §4 (LITERAL-): the client sends the bytes anyway; drop them and the rest
+                // of the command, within reason, and refuse it.
+                if spec.len > limit.saturating_mul(4).max(1 << 20) {
+                    self.conn
+                        .write_str("* BYE Literal too big to skip, closing.\r\n");
+                    return Ok(Input::Eof);
+                }
+                self.conn.skip(spec.len).await?;
+                let _ = self.conn.read_line(max_line).await?;
+                return Ok(Input::Reject(format!(
+                    "{tag} BAD [TOOBIG] Non-synchronizing literal over {max} bytes (LITERAL-)\r\n"
+                )));
+            }
             if total > limit + max_line as u64 * 4 || spec.len > limit {
                 let code = if is_append { "[TOOBIG] " } else { "" };
                 if spec.non_sync {
@@ -377,6 +407,8 @@ impl Session {
                 for name in names {
                     if self.enable_extension(&name) {
                         enabled.push(name);
+                    } else if name == "IMAP4REV2" && self.enable_rev2() {
+                        enabled.push("IMAP4rev2".into());
                     } else if name == "UTF8=ACCEPT" && !self.utf8 {
                         self.utf8 = true;
                         enabled.push(name);

@@ -29,6 +29,7 @@ impl Session {
                 self.user_slot = None;
                 self.utf8 = false;
                 self.condstore = false;
+                self.rev2 = false;
                 self.saved_search.clear();
                 Ok(Reply::ok("UNAUTHENTICATE completed."))
             }

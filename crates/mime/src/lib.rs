@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use binary::decode_transfer_encoding;
 pub use fields::HeaderFields;
 pub use mime::{MAX_NESTING, MAX_PARTS};
-pub use text::body_text;
+pub use text::{PREVIEW_CHARS, body_text, preview};
 
 /// Converts bare LF and lone CR line endings to CRLF. Returns the input unchanged (no copy) when it
 /// is already CRLF-clean.
