@@ -29,6 +29,9 @@ pub(crate) struct Doc;
 const JOURNAL_BATCH: i64 = 100;
 /// Comment lines keep proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// The journal is re-read at least this often, in case a notification from another instance was lost
+/// (the same safety net IMAP IDLE has).
+const SAFETY_POLL: Duration = Duration::from_secs(30);
 
 struct Feed {
     engine: Engine,
@@ -124,18 +127,25 @@ async fn next_event(feed: &mut Feed) -> Option<Event> {
     }
 }
 
-/// Waits for a notification about this user (or a lag, which means "re-read").
+/// Waits for a notification about this user (or a lag, which means "re-read"), at most
+/// `SAFETY_POLL`: notifications are only a doorbell, so the journal is re-read now and then anyway.
 async fn wait_for_change(feed: &mut Feed) {
+    let poll = tokio::time::sleep(SAFETY_POLL);
+    tokio::pin!(poll);
     loop {
-        match feed.notifications.recv().await {
-            Ok(n) if n.user_id == feed.user_id => return,
-            Ok(_) => continue,
-            Err(broadcast::error::RecvError::Lagged(_)) => return,
-            Err(broadcast::error::RecvError::Closed) => {
-                // No notifier left: fall back to polling.
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                return;
-            }
+        tokio::select! {
+            n = feed.notifications.recv() => match n {
+                // An empty user means "anything may have changed" (the cluster link was down).
+                Ok(n) if n.concerns_user(&feed.user_id) => return,
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => {
+                    // No notifier left: fall back to polling.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    return;
+                }
+            },
+            _ = &mut poll => return,
         }
     }
 }

@@ -64,6 +64,24 @@ impl ImapClient {
         Ok(r)
     }
 
+    /// `APPEND mailbox {N+}` with the message as a non-synchronizing literal (LITERAL+);
+    /// fails unless it completes OK.
+    pub async fn append(&mut self, mailbox: &str, message: &[u8]) -> anyhow::Result<Response> {
+        let tag = format!("b{}", self.next_tag);
+        self.next_tag += 1;
+        let started = Instant::now();
+        let mut request =
+            format!("{tag} APPEND \"{mailbox}\" {{{}+}}\r\n", message.len()).into_bytes();
+        request.extend_from_slice(message);
+        request.extend_from_slice(b"\r\n");
+        self.writer.write_all(&request).await?;
+        let r = self.read_response(&tag, "APPEND", started, false).await?;
+        if !r.status.starts_with("OK") {
+            bail!("APPEND answered {}", r.status);
+        }
+        Ok(r)
+    }
+
     /// Sends `TAG command` and reads until `TAG OK|NO|BAD`.
     pub async fn command(&mut self, command: &str, keep: bool) -> anyhow::Result<Response> {
         let tag = format!("b{}", self.next_tag);
@@ -72,6 +90,17 @@ impl ImapClient {
         self.writer
             .write_all(format!("{tag} {command}\r\n").as_bytes())
             .await?;
+        self.read_response(&tag, command, started, keep).await
+    }
+
+    /// Reads untagged responses until the tagged completion of `tag`.
+    async fn read_response(
+        &mut self,
+        tag: &str,
+        command: &str,
+        started: Instant,
+        keep: bool,
+    ) -> anyhow::Result<Response> {
         let prefix = format!("{tag} ");
         let mut untagged = 0;
         let mut bytes = 0;

@@ -65,7 +65,8 @@ pub async fn run(common: &Common, args: &LmtpArgs) -> anyhow::Result<Vec<(String
                 );
                 let corpus_bytes: u64 = corpus.iter().map(|m| m.len() as u64).sum();
                 mean_size = corpus_bytes / corpus.len().max(1) as u64;
-                let run = deliver(&server.lmtp_addr, corpus.clone(), connections, rcpts, users)
+                let addrs = [server.lmtp_addr.clone()];
+                let run = deliver(&addrs, corpus.clone(), connections, rcpts, users)
                     .await
                     .with_context(|| format!("LMTP run {connections} conns × {rcpts} rcpt"))?;
                 eprintln!(
@@ -108,9 +109,10 @@ pub async fn run(common: &Common, args: &LmtpArgs) -> anyhow::Result<Vec<(String
     Ok(out)
 }
 
-/// Delivers every message in `corpus` once, over `connections` parallel sessions.
-async fn deliver(
-    addr: &str,
+/// Delivers every message in `corpus` once, over `connections` parallel sessions; session `c`
+/// talks to `addrs[c % addrs.len()]` (round robin over instances).
+pub async fn deliver(
+    addrs: &[String],
     corpus: Arc<Vec<Vec<u8>>>,
     connections: usize,
     rcpts: usize,
@@ -119,8 +121,8 @@ async fn deliver(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..connections {
-        let addr = addr.to_string();
+    for c in 0..connections {
+        let addr = addrs[c % addrs.len()].clone();
         let corpus = corpus.clone();
         let next = next.clone();
         tasks.spawn(async move {
@@ -159,7 +161,7 @@ async fn deliver(
 }
 
 /// Doubles leading dots and appends the end-of-data marker.
-fn dot_stuff(message: &[u8]) -> Vec<u8> {
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + 16);
     let mut at_line_start = true;
     for &b in message {

@@ -3,12 +3,14 @@
 //! * `lmtp`: LMTP deliveries per second over concurrent connections, single and multi-recipient.
 //! * `imap-large`: SELECT / FETCH / SEARCH times on a 100,000-message INBOX.
 //! * `idle-memory`: server resident memory per idle IMAP connection.
+//! * `cluster`: LMTP and APPEND throughput with 1, 2, 3… instances on one PostgreSQL + Redis.
 //! * `all`: the three in turn.
 //!
 //! Every run gets a fresh temp data dir (and, with `--backend postgres`, a fresh database that is
 //! dropped afterwards). These are benchmarks that print numbers, not timed tests: nothing fails
 //! when a target is missed, the table says so.
 
+mod cluster;
 mod corpus;
 mod idle;
 mod imap_client;
@@ -103,8 +105,29 @@ enum Bench {
     ImapLarge(ImapLargeArgs),
     /// Server RSS per idle IMAP connection.
     IdleMemory(IdleArgs),
-    /// All of the above, with their defaults.
+    /// LMTP and APPEND throughput with N instances on one PostgreSQL database and Redis.
+    Cluster(ClusterArgs),
+    /// All of the above but `cluster`, with their defaults.
     All,
+}
+
+#[derive(Args, Clone)]
+pub struct ClusterArgs {
+    /// Instance counts (comma-separated list: one run each, on a fresh database).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 3])]
+    instances: Vec<usize>,
+    /// Messages per phase.
+    #[arg(long, default_value_t = 2000)]
+    messages: usize,
+    /// Client connections per phase, spread round robin over the instances.
+    #[arg(long, default_value_t = 6)]
+    connections: usize,
+    /// Users (LMTP recipients and APPEND logins rotate over them).
+    #[arg(long, default_value_t = 20)]
+    users: usize,
+    /// Redis shared by the instances (each run uses its own key prefix).
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
 }
 
 #[derive(Args, Clone)]
@@ -179,6 +202,7 @@ fn main() -> anyhow::Result<()> {
             Bench::Lmtp(a) => tables.extend(lmtp::run(c, a).await?),
             Bench::ImapLarge(a) => tables.extend(imap_large::run(c, a).await?),
             Bench::IdleMemory(a) => tables.extend(idle::run(c, a).await?),
+            Bench::Cluster(a) => tables.extend(cluster::run(c, a).await?),
             Bench::All => {
                 let defaults = Cli::parse_from(["eider-bench", "lmtp"]);
                 let Bench::Lmtp(l) = defaults.command else {

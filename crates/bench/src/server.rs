@@ -190,6 +190,17 @@ impl Server {
         env: &Environment,
         settings: &ServerSettings,
     ) -> anyhow::Result<Server> {
+        Server::configure_instance(eider, env, settings, "")
+    }
+
+    /// One of several instances on the same environment: its config and log file names carry
+    /// `name`, so instances on one data dir and database do not overwrite each other's.
+    pub fn configure_instance(
+        eider: &Path,
+        env: &Environment,
+        settings: &ServerSettings,
+        name: &str,
+    ) -> anyhow::Result<Server> {
         if !eider.exists() {
             bail!(
                 "eider binary {} not found: build it with `cargo build --release -p eider` or pass --eider",
@@ -211,14 +222,14 @@ impl Server {
             max_conn = settings.max_imap_connections,
             per_user = settings.max_connections_per_user,
         );
-        let config_path = env.data_dir().join("eider-bench.toml");
+        let config_path = env.data_dir().join(format!("eider-bench{name}.toml"));
         std::fs::write(&config_path, config)?;
         Ok(Server {
             eider: std::fs::canonicalize(eider)?,
             config_path,
             imap_addr,
             lmtp_addr,
-            log_path: env.data_dir().join("eider.log"),
+            log_path: env.data_dir().join(format!("eider{name}.log")),
             env: settings.env.clone(),
             child: None,
         })
@@ -325,6 +336,16 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// CPU time (user + system) the running server has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        self.pid().map(process_cpu_time).unwrap_or_default()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -362,9 +383,53 @@ impl Drop for Server {
     }
 }
 
+/// Clock ticks per second for /proc times (`getconf CLK_TCK`; 100 on Linux in practice).
+fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+            .filter(|&t| t > 0)
+            .unwrap_or(100)
+    })
+}
+
+/// utime + stime of a process, from /proc/PID/stat (zero when it is gone).
+pub fn process_cpu_time(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // The command name is in parentheses and may contain spaces: count fields after the last ')'.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 1000 / clock_ticks())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_cpu_time_is_read() {
+        // Burn a little CPU so the counter is non-zero even at 100 ticks per second.
+        let started = Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        assert!(x != 1);
+        assert!(process_cpu_time(std::process::id()) > Duration::ZERO);
+    }
 
     #[test]
     fn database_name_is_replaced() {

@@ -73,18 +73,96 @@ fn line_within_a_second(c: &mut LineClient, since: Instant) -> String {
     line
 }
 
+/// Opens `GET /users/{user}/updates` (Server-Sent Events) on an instance's API port.
+fn open_updates(server: &Server, user: &str) -> LineClient {
+    let mut c = LineClient::connect(server.api_port);
+    // Shorter than the stream's 30 s keep-alive, so a missing event fails instead of hanging.
+    c.writer
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    c.send(
+        format!(
+            "GET /users/{user}/updates HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(c.line(), "HTTP/1.1 200 OK\r\n");
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        head.push_str(&c.line());
+    }
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{head}"
+    );
+    c
+}
+
+/// Reads the next SSE event that has an id: (id, data as JSON). Chunk-size lines of the HTTP/1.1
+/// chunked body and comment lines are skipped.
+fn next_event(c: &mut LineClient) -> (i64, serde_json::Value) {
+    let mut id = None;
+    let mut data = String::new();
+    loop {
+        let line = c.line();
+        assert!(!line.is_empty(), "stream closed");
+        let line = line.trim_end_matches(['\r', '\n']);
+        if let Some(v) = line.strip_prefix("id:") {
+            id = Some(v.trim().parse().unwrap());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            data.push_str(v.trim_start());
+        } else if let (true, Some(id), false) = (line.is_empty(), id, data.is_empty()) {
+            return (id, serde_json::from_str(&data).unwrap());
+        }
+    }
+}
+
+/// The next SSE event, which must arrive within a second of `since` and directly follow `last_id`.
+fn event_within_a_second(
+    c: &mut LineClient,
+    since: Instant,
+    last_id: &mut i64,
+) -> serde_json::Value {
+    let (id, event) = next_event(c);
+    assert!(
+        since.elapsed() < Duration::from_secs(1),
+        "{event} took {:?}",
+        since.elapsed()
+    );
+    assert_eq!(
+        id,
+        *last_id + 1,
+        "event ids must follow each other: {event}"
+    );
+    *last_id = id;
+    event
+}
+
 #[test]
 fn idle_on_a_hears_lmtp_on_b_and_flags_on_c_within_a_second() {
+    use serde_json::json;
     let prefix = common::unique_redis_prefix();
     let Some(nodes) = common::pg_redis_cluster(3, &[("EIDER_REDIS_PREFIX", &prefix)]) else {
         return;
     };
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
-    a.add_user("ida", "pw", "ida@example.com");
+    let user = a.add_user("ida", "pw", "ida@example.com");
+    let inbox = a.pg_query(&format!(
+        "SELECT id FROM mailboxes WHERE user_id = '{user}' AND path = 'INBOX'"
+    ));
     let mut idler = login(a, "ida", "pw");
     command(&mut idler, "s", "SELECT INBOX");
     idler.send(b"i IDLE\r\n");
     assert_eq!(idler.line(), "+ idling\r\n");
+    // An SSE client on C, from the journal head on (ids are journal sequence numbers).
+    let mut sse = open_updates(c, &user);
+    let mut last_id: i64 = a
+        .pg_query(&format!(
+            "SELECT journal_seq FROM users WHERE id = '{user}'"
+        ))
+        .parse()
+        .unwrap();
 
     let mut lmtp = lmtp_connect(b);
     let mut writer = login(c, "ida", "pw");
@@ -100,6 +178,16 @@ fn idle_on_a_hears_lmtp_on_b_and_flags_on_c_within_a_second() {
             line_within_a_second(&mut idler, sent),
             format!("* {n} RECENT\r\n")
         );
+        let mut added = event_within_a_second(&mut sse, sent, &mut last_id);
+        assert_eq!(added["message"].as_str().map(str::len), Some(24), "{added}");
+        assert!(added["idate"].is_string(), "{added}");
+        for key in ["message", "idate"] {
+            added.as_object_mut().unwrap().remove(key);
+        }
+        assert_eq!(
+            added,
+            json!({"command": "EXISTS", "mailbox": inbox, "uid": n, "unseen": true})
+        );
         // C learns of the new message first (a session acts only on UIDs it has reported).
         assert!(command(&mut writer, "n", "NOOP").contains(&format!("* {n} EXISTS\r\n")));
         let sent = Instant::now();
@@ -112,21 +200,36 @@ fn idle_on_a_hears_lmtp_on_b_and_flags_on_c_within_a_second() {
             line_within_a_second(&mut idler, sent),
             format!("* {n} FETCH (UID {n} FLAGS (\\Flagged \\Recent))\r\n")
         );
+        let mut flagged = event_within_a_second(&mut sse, sent, &mut last_id);
+        assert_eq!(
+            flagged["message"].as_str().map(str::len),
+            Some(24),
+            "{flagged}"
+        );
+        flagged.as_object_mut().unwrap().remove("message");
+        assert_eq!(
+            flagged,
+            json!({"command": "FETCH", "mailbox": inbox, "uid": n, "flags": ["\\Flagged"]})
+        );
     }
     let sent = Instant::now();
     command(&mut writer, "e", "UID STORE 2 +FLAGS.SILENT (\\Deleted)");
-    command(&mut writer, "x", "EXPUNGE");
-    let got = [
-        line_within_a_second(&mut idler, sent),
-        line_within_a_second(&mut idler, sent),
-    ];
-    // The flag change and the expunge may be reported together or one by one, but in order.
     assert_eq!(
-        got,
-        [
-            "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Deleted \\Recent))\r\n".to_string(),
-            "* 2 EXPUNGE\r\n".to_string()
-        ]
+        line_within_a_second(&mut idler, sent),
+        "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Deleted \\Recent))\r\n"
+    );
+    let mut deleted = event_within_a_second(&mut sse, sent, &mut last_id);
+    deleted.as_object_mut().unwrap().remove("message");
+    assert_eq!(
+        deleted,
+        json!({"command": "FETCH", "mailbox": inbox, "uid": 2, "flags": ["\\Flagged", "\\Deleted"]})
+    );
+    let sent = Instant::now();
+    command(&mut writer, "x", "EXPUNGE");
+    assert_eq!(line_within_a_second(&mut idler, sent), "* 2 EXPUNGE\r\n");
+    assert_eq!(
+        event_within_a_second(&mut sse, sent, &mut last_id),
+        json!({"command": "EXPUNGE", "mailbox": inbox, "uid": 2})
     );
     idler.send(b"DONE\r\n");
     assert_eq!(idler.line(), "i OK IDLE terminated.\r\n");
@@ -210,8 +313,18 @@ fn sigkill_mid_stream_loses_no_acknowledged_message_and_duplicates_none() {
     };
     nodes[0].add_user("kim", "pw", "kim@example.com");
     let (victim_imap, victim_lmtp) = (nodes[1].imap_port, nodes[1].lmtp_port);
+    // A QRESYNC client on the victim that will lose its connection and resume elsewhere.
+    let mut observer = login_port(victim_imap, "kim");
+    assert_eq!(
+        command(&mut observer, "e", "ENABLE QRESYNC"),
+        "* ENABLED QRESYNC\r\ne OK ENABLE completed.\r\n"
+    );
+    let validity = number_after(
+        &command(&mut observer, "s", "SELECT INBOX"),
+        "[UIDVALIDITY ",
+    );
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let (acked, tried) = std::thread::scope(|s| {
+    let (acked, tried, known) = std::thread::scope(|s| {
         let stop = &stop;
         // Each writer works against the victim until it dies, then reconnects to the survivor and
         // writes a few more (a client resuming elsewhere).
@@ -269,14 +382,30 @@ fn sigkill_mid_stream_loses_no_acknowledged_message_and_duplicates_none() {
             }
             (acked, tried)
         });
-        std::thread::sleep(Duration::from_millis(1500));
+        // Mid-stream, the observer learns what is there so far (UID, MODSEQ, subject)...
+        std::thread::sleep(Duration::from_millis(750));
+        let started = Instant::now();
+        let known = loop {
+            let fetched = command(
+                &mut observer,
+                "k",
+                "UID FETCH 1:* (MODSEQ BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
+            );
+            let known = parse_fetched(&fetched);
+            if known.len() >= 2 {
+                break known;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "{fetched}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        std::thread::sleep(Duration::from_millis(750));
         nodes[1].kill();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let (mut acked, mut tried) = appender.join().unwrap();
         let (acked2, tried2) = deliverer.join().unwrap();
         acked.extend(acked2);
         tried.extend(tried2);
-        (acked, tried)
+        (acked, tried, known)
     });
     assert!(
         acked.len() >= 4,
@@ -294,7 +423,84 @@ fn sigkill_mid_stream_loses_no_acknowledged_message_and_duplicates_none() {
         "after-kill-lmtp"
     ));
 
+    // A message the observer knew is flagged through the survivor while it is away.
+    let (&flagged_uid, _) = known.iter().next().unwrap();
+    command(&mut c, "s", "SELECT INBOX");
+    command(
+        &mut c,
+        "f",
+        &format!("UID STORE {flagged_uid} +FLAGS.SILENT (\\Flagged)"),
+    );
+
     let subjects = inbox_subjects(survivor, "kim");
+
+    // The observer reconnects to the survivor and resynchronises from what it knew: same
+    // UIDVALIDITY, nothing vanished, the flag change and every message it had not seen reported.
+    let known_modseq = known.values().map(|(modseq, _)| *modseq).max().unwrap();
+    let known_uids = known
+        .keys()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut observer = login(survivor, "kim", "pw");
+    command(&mut observer, "e", "ENABLE QRESYNC");
+    let resync = command(
+        &mut observer,
+        "s",
+        &format!("SELECT INBOX (QRESYNC ({validity} {known_modseq} {known_uids}))"),
+    );
+    assert!(
+        resync.contains(&format!("* OK [UIDVALIDITY {validity}]")),
+        "{resync}"
+    );
+    assert!(!resync.contains("VANISHED"), "{resync}");
+    assert!(
+        resync.contains(&format!("* {} EXISTS\r\n", subjects.len())),
+        "{resync}"
+    );
+    let mut changed: Vec<u32> = resync
+        .lines()
+        .filter(|l| l.starts_with("* ") && l.contains(" FETCH (UID "))
+        .map(|l| number_after(l, "FETCH (UID ") as u32)
+        .collect();
+    assert!(
+        resync.contains(&format!(
+            "FETCH (UID {flagged_uid} FLAGS (\\Flagged) MODSEQ ("
+        )),
+        "{resync}"
+    );
+    changed.retain(|uid| *uid != flagged_uid);
+    assert!(
+        changed.iter().all(|uid| !known.contains_key(uid)),
+        "unchanged known messages reported: {changed:?} {resync}"
+    );
+    let mut view: std::collections::BTreeMap<u32, String> = known
+        .iter()
+        .map(|(uid, (_, subject))| (*uid, subject.clone()))
+        .collect();
+    if !changed.is_empty() {
+        let list = changed
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let fetched = command(
+            &mut observer,
+            "n",
+            &format!("UID FETCH {list} (MODSEQ BODY.PEEK[HEADER.FIELDS (SUBJECT)])"),
+        );
+        view.extend(
+            parse_fetched(&fetched)
+                .into_iter()
+                .map(|(uid, (_, subject))| (uid, subject)),
+        );
+    }
+    assert_eq!(
+        view.into_values().collect::<Vec<_>>(),
+        subjects,
+        "the resynchronised view differs from the mailbox"
+    );
+
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for s in &subjects {
         *seen.entry(s.as_str()).or_default() += 1;
@@ -365,6 +571,36 @@ fn sigkill_mid_stream_loses_no_acknowledged_message_and_duplicates_none() {
         "t",
         "storage_used vs message sizes"
     );
+}
+
+/// The number right after `key` in `text`.
+fn number_after(text: &str, key: &str) -> u64 {
+    let start = text.find(key).unwrap_or_else(|| panic!("{key} in {text}")) + key.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+/// UID → (MODSEQ, subject) from the answer to `FETCH (MODSEQ BODY.PEEK[HEADER.FIELDS (SUBJECT)])`.
+fn parse_fetched(answer: &str) -> std::collections::BTreeMap<u32, (u64, String)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut current = None;
+    for line in answer.lines() {
+        if line.starts_with("* ") && line.contains(" FETCH (") {
+            current = Some((
+                number_after(line, "UID ") as u32,
+                number_after(line, "MODSEQ ("),
+            ));
+        } else if let (Some(subject), Some((uid, modseq))) =
+            (line.strip_prefix("Subject: "), current)
+        {
+            out.insert(uid, (modseq, subject.to_string()));
+        }
+    }
+    out
 }
 
 fn login_port(port: u16, user: &str) -> LineClient {
@@ -481,6 +717,144 @@ fn killed_pubsub_connections_delay_notifications_but_lose_none() {
     assert!(a.log().contains("subscribed to cluster notifications"));
     drop(nodes);
     redis_cli(&redis, &["ACL", "DELUSER", &acl_user]);
+}
+
+/// A `redis-server` of the test's own on a free loopback port, with no persistence: killing it
+/// loses everything it held, as a crashed Redis without AOF does.
+struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    /// None (loudly) when redis-server is not installed.
+    fn start(port: u16) -> Option<PrivateRedis> {
+        let child = match std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(_) => {
+                common::skipped("redis-server is not installed (apt-get install redis-server)");
+                return None;
+            }
+        };
+        let redis = PrivateRedis { port, child };
+        let started = Instant::now();
+        let pong = || {
+            std::process::Command::new("redis-cli")
+                .args(["-u", &redis.url(), "PING"])
+                .output()
+                .is_ok_and(|out| out.stdout == b"PONG\n")
+        };
+        while !pong() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits until `server`'s log contains `needle` at least `times` times.
+fn wait_log_count(server: &Server, needle: &str, times: usize) {
+    let started = Instant::now();
+    while server.log().matches(needle).count() < times {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{needle:?} not {times} times in:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn redis_restarted_mid_test_delays_notifications_but_loses_none() {
+    let Some(mut redis) = PrivateRedis::start(common::free_port()) else {
+        return;
+    };
+    let url = redis.url();
+    let env = [("EIDER_REDIS_URL", url.as_str())];
+    let Some(a) = Server::start_with(common::Backend::Postgres, &env) else {
+        return;
+    };
+    let b = a.instance_with(&env);
+    let subscribed = "subscribed to cluster notifications";
+    wait_log_count(&a, subscribed, 1);
+    wait_log_count(&b, subscribed, 1);
+    let user = a.add_user("rex", "pw", "rex@example.com");
+    let mut idler = login(&a, "rex", "pw");
+    command(&mut idler, "s", "SELECT INBOX");
+    idler.send(b"i IDLE\r\n");
+    assert_eq!(idler.line(), "+ idling\r\n");
+    let mut sse = open_updates(&a, &user);
+    let mut lmtp = lmtp_connect(&b);
+    let exists = |c: &mut LineClient, uid: u32| {
+        let (_, event) = next_event(c);
+        assert_eq!(event["command"], "EXISTS", "{event}");
+        assert_eq!(event["uid"], uid, "{event}");
+    };
+
+    let sent = Instant::now();
+    assert!(lmtp_deliver(&mut lmtp, "rex@example.com", "before"));
+    assert_eq!(line_within_a_second(&mut idler, sent), "* 1 EXISTS\r\n");
+    assert_eq!(line_within_a_second(&mut idler, sent), "* 1 RECENT\r\n");
+    exists(&mut sse, 1);
+
+    // Redis dies, losing every subscription; a delivery while it is down is still accepted
+    // (the store is the truth) but nobody can announce it to A.
+    redis.kill();
+    assert!(lmtp_deliver(&mut lmtp, "rex@example.com", "during"));
+    std::thread::sleep(Duration::from_millis(500));
+    let restarted = Instant::now();
+    let redis = PrivateRedis::start(redis.port).expect("redis-server ran a moment ago");
+    // Back up: A re-reads on resubscribing, B announces what it could not publish; either way A's
+    // IDLE and SSE clients hear of the message delivered during the outage, long before their
+    // 30 s safety poll.
+    assert_eq!(idler.line(), "* 2 EXISTS\r\n");
+    assert_eq!(idler.line(), "* 2 RECENT\r\n");
+    exists(&mut sse, 2);
+    assert!(
+        restarted.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        restarted.elapsed()
+    );
+    wait_log_count(&a, subscribed, 2);
+    wait_log_count(&b, subscribed, 2);
+    b.wait_log("Redis takes notifications again");
+
+    // The live path works again.
+    let sent = Instant::now();
+    assert!(lmtp_deliver(&mut lmtp, "rex@example.com", "after"));
+    assert_eq!(line_within_a_second(&mut idler, sent), "* 3 EXISTS\r\n");
+    assert_eq!(line_within_a_second(&mut idler, sent), "* 3 RECENT\r\n");
+    exists(&mut sse, 3);
+    assert!(sent.elapsed() < Duration::from_secs(1));
+    idler.send(b"DONE\r\n");
+    assert_eq!(idler.line(), "i OK IDLE terminated.\r\n");
+    drop(redis);
 }
 
 #[test]

@@ -64,12 +64,13 @@ fn http_get(port: u16, preamble: &[u8], path: &str) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    stream.write_all(preamble).unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: eider\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .unwrap();
+    // One write: a server that refuses the preamble closes at once, and a second write could then
+    // fail with a broken pipe before we read the (empty) answer.
+    let mut request = preamble.to_vec();
+    request.extend_from_slice(
+        format!("GET {path} HTTP/1.1\r\nHost: eider\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    stream.write_all(&request).unwrap();
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer
@@ -390,19 +391,24 @@ impl Drop for Haproxy {
 }
 
 /// Real HAProxy (Debian's `haproxy`) with `send-proxy-v2` in front of two instances on one
-/// PostgreSQL store: Eider's login log shows the client's own address and port.
+/// PostgreSQL store. HAProxy connects from 127.0.0.3 (the only trusted proxy), the client from
+/// 127.0.0.1: Eider's log shows the client's own address and port, and the authentication log
+/// (over the API) the client's address, never the proxy's.
 #[test]
 fn haproxy_in_front_of_two_instances() {
     if Command::new("haproxy").arg("-v").output().is_err() {
         common::skipped("haproxy is not installed (apt-get install haproxy)");
         return;
     }
-    let env = [("EIDER_IMAP_PROXY_PROTOCOL", "true")];
+    let env = [
+        ("EIDER_IMAP_PROXY_PROTOCOL", "true"),
+        ("EIDER_IMAP_PROXY_TRUSTED", "127.0.0.3/32"),
+    ];
     let Some(a) = Server::start_with(Backend::Postgres, &env) else {
         return;
     };
     let b = a.second_instance_with(&env);
-    a.add_user("erin", "pw", "erin@example.com");
+    let user = a.add_user("erin", "pw", "erin@example.com");
     let front = common::free_port();
     let config = a.dir.path().join("haproxy.cfg");
     std::fs::write(
@@ -411,6 +417,7 @@ fn haproxy_in_front_of_two_instances() {
             "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
              frontend imap\n  bind 127.0.0.1:{front}\n  default_backend eider\n\
              backend eider\n  balance roundrobin\n\
+             \x20 source 127.0.0.3\n\
              \x20 server a 127.0.0.1:{} send-proxy-v2\n\
              \x20 server b 127.0.0.1:{} send-proxy-v2\n",
             a.imap_port, b.imap_port
@@ -471,5 +478,30 @@ fn haproxy_in_front_of_two_instances() {
         b.log().contains("IMAP login peer=127.0.0.1:"),
         "{}",
         b.log()
+    );
+    assert!(!logs().contains("127.0.0.3"), "{}", logs());
+    // The authentication log, shared by both instances (it lives in the database).
+    let authlog = common::api_request(a.api_port, "GET", &format!("/users/{user}/authlog"), None);
+    assert_eq!(authlog.status, 200, "{}", authlog.body);
+    let entries = authlog.body["results"].as_array().unwrap();
+    let imap: Vec<_> = entries
+        .iter()
+        .filter(|e| e["protocol"] == "imap")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["result"].as_str().unwrap(),
+                e["ip"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        imap,
+        [
+            ("authentication", "success", "127.0.0.1"),
+            ("authentication", "success", "127.0.0.1")
+        ],
+        "{}",
+        authlog.body
     );
 }

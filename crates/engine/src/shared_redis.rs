@@ -1,9 +1,10 @@
 //! The link to Redis that lets many instances act as one: a connection for commands (counters,
 //! slots, PUBLISH) and a pub/sub subscription for change notifications.
 //!
-//! Redis is never the truth, only a fast path: when it is away, notifications wait for the
-//! sessions' journal poll and counters fall back to this process. Both links reconnect forever
-//! with backoff.
+//! Redis is never the truth, only a fast path: when it is away, other instances hear of changes
+//! when it is back (each subscriber re-reads on resubscribing, each publisher that dropped
+//! something announces a full re-read) or at their sessions' journal poll, whichever is first;
+//! counters fall back to this process. Both links reconnect forever with backoff.
 
 use crate::notify::{Notification, Notifier};
 use futures::StreamExt;
@@ -120,28 +121,70 @@ async fn connect_commands(
 }
 
 /// Sends queued notifications to the channel, batching whatever has piled up into one pipeline.
+///
+/// A batch that cannot be published (Redis away, or the command connection not yet re-established
+/// after a Redis restart) is not kept: instead the publisher owes the cluster an "everything may
+/// have changed" message (empty user), which it retries with backoff until Redis takes it. So a
+/// change made while Redis was away reaches the other instances as soon as Redis is back, not only
+/// at their safety poll, and the queue never grows while Redis is down.
 async fn publish_loop(link: RedisLink, channel: String, mut queue: mpsc::Receiver<Notification>) {
     let mut batch = Vec::new();
-    while queue.recv_many(&mut batch, 256).await > 0 {
+    let mut owed = false;
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        if owed {
+            tokio::select! {
+                n = queue.recv_many(&mut batch, 256) => if n == 0 { return },
+                _ = tokio::time::sleep(backoff) => {}
+            }
+        } else if queue.recv_many(&mut batch, 256).await == 0 {
+            return;
+        }
         let Some(mut conn) = link.connection() else {
             batch.clear();
+            owed = true;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
             continue;
         };
         let mut pipe = redis::pipe();
-        for n in batch.drain(..) {
-            let wire = Wire {
-                i: link.instance.clone(),
-                u: n.user_id,
-                m: n.mailbox_id,
-                s: n.modseq,
-            };
-            let payload = serde_json::to_string(&wire).expect("plain struct serializes");
+        let wire = |n: Notification| Wire {
+            i: link.instance.clone(),
+            u: n.user_id,
+            m: n.mailbox_id,
+            s: n.modseq,
+        };
+        let announce = if owed {
+            // Everything else in this batch is implied by it.
+            batch.clear();
+            vec![wire(Notification::everything())]
+        } else {
+            batch.drain(..).map(wire).collect()
+        };
+        for w in announce {
+            let payload = serde_json::to_string(&w).expect("plain struct serializes");
             pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
         }
-        match tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "publishing notifications to Redis failed"),
-            Err(_) => tracing::warn!("publishing notifications to Redis timed out"),
+        let failed =
+            match tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut conn)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("timed out".to_string()),
+            };
+        match failed {
+            None => {
+                if owed {
+                    tracing::info!("Redis takes notifications again; told the cluster to re-read");
+                }
+                owed = false;
+                backoff = MIN_BACKOFF;
+            }
+            Some(e) => {
+                if !owed {
+                    tracing::warn!(error = %e, "publishing notifications to Redis failed; will announce a full re-read when it is back");
+                }
+                owed = true;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
         }
     }
 }
