@@ -11,13 +11,16 @@ use eider_engine::{Engine, MailboxOptions, MailboxRow};
 use serde_json::{Value, json};
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    list_mailboxes,
-    create_mailbox,
-    get_mailbox,
-    update_mailbox,
-    delete_mailbox
-))]
+#[openapi(
+    paths(
+        list_mailboxes,
+        create_mailbox,
+        get_mailbox,
+        update_mailbox,
+        delete_mailbox
+    ),
+    components(schemas(MailboxFields))
+)]
 pub(crate) struct Doc;
 
 /// Checks the `{user}` segment and that the user exists.
@@ -123,10 +126,24 @@ fn retention(body: &serde_json::Map<String, Value>) -> ApiResult<Option<i64>> {
     }
 }
 
+/// The fields of `POST` and `PUT /users/{user}/mailboxes[/{mailbox}]`.
+#[allow(dead_code)] // Describes the request for OpenAPI; the handlers read the JSON themselves.
+#[derive(utoipa::ToSchema)]
+pub struct MailboxFields {
+    /// Slash-separated mailbox path.
+    path: Option<String>,
+    subscribed: Option<bool>,
+    hidden: Option<bool>,
+    /// Milliseconds before messages are deleted; 0 = never.
+    retention: Option<u64>,
+    #[schema(rename = "encryptMessages")]
+    encrypt_messages: Option<bool>,
+}
+
 /// Create new Mailbox
 #[utoipa::path(post, path = "/users/{user}/mailboxes", operation_id = "createMailbox", tag = "Mailboxes",
     params(("user" = String, Path, description = "ID of the User")),
-    request_body(content = Value, description = "`path` (required), `hidden`, `retention`"),
+    request_body(content = MailboxFields, description = "`path` is required"),
     responses((status = 200, description = "Success")))]
 pub async fn create_mailbox(
     State(state): State<AppState>,
@@ -186,7 +203,7 @@ pub async fn get_mailbox(
 #[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}", operation_id = "updateMailbox", tag = "Mailboxes",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
-    request_body(content = Value, description = "`path` (rename), `subscribed`, `hidden`, `retention`"),
+    request_body(content = MailboxFields, description = "`path` renames"),
     responses((status = 200, description = "Success")))]
 pub async fn update_mailbox(
     State(state): State<AppState>,

@@ -24,17 +24,20 @@ use eider_mime::view::{MailAddress, parse_addresses};
 use serde_json::{Map, Value, json};
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    list_messages,
-    upload_message,
-    update_messages,
-    delete_all_messages,
-    get_message,
-    update_message,
-    delete_message,
-    message_source,
-    download_attachment
-))]
+#[openapi(
+    components(schemas(MessageUpdate)),
+    paths(
+        list_messages,
+        upload_message,
+        update_messages,
+        delete_all_messages,
+        get_message,
+        update_message,
+        delete_message,
+        message_source,
+        download_attachment
+    )
+)]
 pub(crate) struct Doc;
 
 fn msg_err(e: eider_engine::Error) -> ApiError {
@@ -393,6 +396,24 @@ fn json_body_raw(body: Result<Bytes, BytesRejection>) -> ApiResult<Vec<u8>> {
     })
 }
 
+/// The fields of `PUT .../messages[/{message}]`.
+#[allow(dead_code)] // Describes the request for OpenAPI; the handlers read the JSON themselves.
+#[derive(utoipa::ToSchema)]
+pub struct MessageUpdate {
+    /// UID range (`1:100`, `1,3,5`, `1:*`); the multi-message form only.
+    message: Option<String>,
+    /// ID of the mailbox to move to (24 hex).
+    #[schema(rename = "moveTo")]
+    move_to: Option<String>,
+    seen: Option<bool>,
+    deleted: Option<bool>,
+    flagged: Option<bool>,
+    draft: Option<bool>,
+    /// When the message is deleted (a date), or `false` to keep it.
+    #[schema(value_type = Option<Value>)]
+    expires: Option<String>,
+}
+
 /// What a PUT asks for: flags to set and clear, a target mailbox, an expiry.
 struct Update {
     set: u32,
@@ -489,7 +510,7 @@ async fn apply_update(
 #[utoipa::path(put, path = "/users/{user}/mailboxes/{mailbox}/messages", operation_id = "updateMessage", tag = "Messages",
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox")),
-    request_body(content = Value, description = "`message` (required), `moveTo`, `seen`, `deleted`, `flagged`, `draft`, `expires`"),
+    request_body(content = MessageUpdate, description = "`message` (a UID range, e.g. `1:*`) is required"),
     responses((status = 200, description = "Success")))]
 pub async fn update_messages(
     State(state): State<AppState>,
@@ -513,7 +534,7 @@ pub async fn update_messages(
     params(("user" = String, Path, description = "ID of the User"),
         ("mailbox" = String, Path, description = "ID of the Mailbox"),
         ("message" = u32, Path, description = "Message UID")),
-    request_body(content = Value, description = "`moveTo`, `seen`, `deleted`, `flagged`, `draft`, `expires`"),
+    request_body(content = MessageUpdate),
     responses((status = 200, description = "Success")))]
 pub async fn update_message(
     State(state): State<AppState>,

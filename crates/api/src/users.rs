@@ -445,6 +445,7 @@ fn tag_list(params: &Params, name: &str) -> ApiResult<Vec<String>> {
         ("query" = Option<String>, Query, description = "Partial match of username or address"),
         ("tags" = Option<String>, Query, description = "Comma separated tags, any of them"),
         ("requiredTags" = Option<String>, Query, description = "Comma separated tags, all of them"),
+        ("forward" = Option<String>, Query, description = "Partial match of a forwarding target (address or URL)"),
         ("metaData" = Option<bool>, Query, description = "Include metaData"),
         ("internalData" = Option<bool>, Query, description = "Include internalData"),
         ("limit" = Option<u32>, Query, description = "Page size, default 20"),
@@ -464,12 +465,12 @@ pub async fn list_users(
         query: text.clone(),
         any_tags: tag_list(&params, "tags")?,
         all_tags: tag_list(&params, "requiredTags")?,
+        forward: input::query_string(&params, "forward", 256)?.unwrap_or_default(),
     };
     let limit = input::query_limit(&params)?;
     let page = input::query_page(&params)?;
     let with_meta = input::query_bool(&params, "metaData", false)?;
     let with_internal = input::query_bool(&params, "internalData", false)? && caller.is_root();
-    input::query_string(&params, "forward", 256)?;
     let (key, backwards) = input::cursor_key(&params)?;
     let found = state
         .engine

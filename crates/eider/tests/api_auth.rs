@@ -162,7 +162,8 @@ with_root_token!(users_list_update_delete, |server: &Server| {
     );
     let bob = create_user(
         server,
-        json!({"username": "bob", "password": "pw-bob", "tags": ["red"]}),
+        json!({"username": "bob", "password": "pw-bob", "tags": ["red"],
+               "targets": ["Copies@Forward.example", "https://hooks.example/in"]}),
     );
     let cid = create_user(server, json!({"username": "cid", "password": "pw-cid"}));
 
@@ -223,6 +224,19 @@ with_root_token!(users_list_update_delete, |server: &Server| {
     assert_eq!(both["total"], 1);
     assert_eq!(both["results"][0]["metaData"], json!({"team": 1}));
     assert_eq!(both["results"][0]["internalData"], json!({"x": 2}));
+    let forwarded = ok(root(server, "GET", "/users?forward=copies%40forward", None));
+    assert_eq!(forwarded["total"], 1);
+    assert_eq!(forwarded["results"][0]["id"], bob.as_str());
+    let hooked = ok(root(
+        server,
+        "GET",
+        "/users?forward=hooks.example&tags=red",
+        None,
+    ));
+    assert_eq!(hooked["total"], 1);
+    let none = ok(root(server, "GET", "/users?forward=elsewhere", None));
+    assert_eq!(none["total"], 0);
+    assert_eq!(none["results"], json!([]));
 
     // Update, then read back.
     ok(root(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, Server, api_request, skipped};
+use common::{Backend, LineClient, Server, api_request, skipped};
 use std::process::Command;
 
 const ROOT_TOKEN: &str = "schemathesis-root-token";
@@ -33,9 +33,27 @@ fn api_conforms_to_its_openapi_document() {
         .as_str()
         .expect("INBOX id")
         .to_string();
+    // A message with an attachment as UID 1, for the message routes.
+    let mut lmtp = LineClient::connect(server.lmtp_port);
+    lmtp.line();
+    lmtp.send(b"LHLO x\r\n");
+    lmtp.until("250 ");
+    lmtp.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<fuzz@example.com>\r\nDATA\r\n");
+    lmtp.line();
+    lmtp.line();
+    lmtp.line();
+    lmtp.send(
+        b"Subject: fuzz\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/html\r\n\r\n<p>hi</p>\r\n--b\r\nContent-Type: application/pdf; name=a.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\n.\r\n",
+    );
+    assert!(lmtp.line().starts_with("250 "));
     std::fs::write(
         server.dir.path().join("schemathesis.toml"),
-        format!("[parameters]\n\"path.user\" = \"{user}\"\n\"path.mailbox\" = \"{inbox}\"\n"),
+        format!(
+            "[parameters]\n\"path.user\" = \"{user}\"\n\"path.mailbox\" = \"{inbox}\"\n\
+             \"path.message\" = 1\n\"path.attachment\" = \"ATT00001\"\n"
+        ),
     )
     .unwrap();
     let out = Command::new("schemathesis")

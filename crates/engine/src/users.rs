@@ -23,24 +23,37 @@ pub struct UserFilter {
     pub any_tags: Vec<String>,
     /// The user has all of these tags.
     pub all_tags: Vec<String>,
+    /// Part of one of the user's forwarding targets (an address or URL), case-insensitive.
+    pub forward: String,
 }
 
 impl UserFilter {
+    /// Whether rows must be filtered after the SQL query (tags and targets live in props).
     fn by_tags(&self) -> bool {
-        !self.any_tags.is_empty() || !self.all_tags.is_empty()
+        !self.any_tags.is_empty() || !self.all_tags.is_empty() || !self.forward.is_empty()
     }
 
     fn admits(&self, user: &UserRow) -> bool {
         if !self.by_tags() {
             return true;
         }
-        let tags: Vec<String> = serde_json::from_str::<serde_json::Value>(&user.props)
-            .ok()
-            .and_then(|p| p.get("tags").cloned())
-            .and_then(|t| serde_json::from_value(t).ok())
-            .unwrap_or_default();
+        let props = serde_json::from_str::<serde_json::Value>(&user.props).unwrap_or_default();
+        let list = |name: &str| -> Vec<String> {
+            props
+                .get(name)
+                .cloned()
+                .and_then(|t| serde_json::from_value(t).ok())
+                .unwrap_or_default()
+        };
+        let tags = list("tags");
         let has = |t: &String| tags.iter().any(|x| x.eq_ignore_ascii_case(t));
-        (self.any_tags.is_empty() || self.any_tags.iter().any(has)) && self.all_tags.iter().all(has)
+        let forward = self.forward.to_lowercase();
+        (self.any_tags.is_empty() || self.any_tags.iter().any(has))
+            && self.all_tags.iter().all(has)
+            && (forward.is_empty()
+                || list("targets")
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(&forward)))
     }
 }
 
