@@ -9,15 +9,7 @@ use eider_engine::Cursor;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// A 24-hex-digit id (user, ASP, log event), lowercased.
-pub fn hex_id(name: &str, value: &str) -> ApiResult<String> {
-    if value.len() != 24 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid(format!(
-            "\"{name}\" must be a 24 character hexadecimal string"
-        )));
-    }
-    Ok(value.to_ascii_lowercase())
-}
+pub use crate::validate::hex_id;
 
 /// Query parameters; a repeated name keeps its last value.
 pub type Params = HashMap<String, String>;

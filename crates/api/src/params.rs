@@ -12,15 +12,7 @@ use std::collections::HashMap;
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 250;
 
-/// A 24-hex id path segment or field, lowercased.
-pub fn hex_id(name: &str, value: &str) -> ApiResult<String> {
-    if value.len() != 24 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid(format!(
-            "\"{name}\" must be a 24 character hexadecimal string"
-        )));
-    }
-    Ok(value.to_ascii_lowercase())
-}
+pub use crate::validate::hex_id;
 
 /// A message id in a path: WildDuck's numeric UID within the mailbox.
 pub fn message_uid(value: &str) -> ApiResult<u32> {
@@ -205,32 +197,7 @@ pub fn iso_date(secs: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The request body as a JSON object (empty body = empty object); else a WildDuck 400 (or 413).
-pub fn json_body(
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Map<String, Value>> {
-    let body = body.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "PayloadTooLarge",
-                "Request body is too large",
-            )
-        } else {
-            ApiError::invalid(format!("Could not read request body: {e}"))
-        }
-    })?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::invalid("Request body must be a JSON object")),
-        Err(e) => Err(ApiError::invalid(format!(
-            "Invalid JSON in request body: {e}"
-        ))),
-    }
-}
+pub use crate::validate::body as json_body;
 
 #[cfg(test)]
 mod tests {

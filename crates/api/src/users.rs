@@ -72,30 +72,7 @@ const IGNORED: &[(&str, Kind)] = &[
     ("ip", Kind::Str),
 ];
 
-/// The request body as a JSON object; anything else is a WildDuck-shaped 400 (or 413).
-pub(crate) fn json_object(body: Result<Bytes, BytesRejection>) -> ApiResult<Map<String, Value>> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PayloadTooLarge",
-                "Request body is too large",
-            )
-        } else {
-            ApiError::invalid(format!("Could not read request body: {e}"))
-        }
-    })?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::invalid("Request body must be a JSON object")),
-        Err(e) => Err(ApiError::invalid(format!(
-            "Invalid JSON in request body: {e}"
-        ))),
-    }
-}
+pub(crate) use crate::validate::body as json_object;
 
 /// A boolean as Joi takes it: true/false, also "true"/"yes"/"1"/... and 1/0.
 pub(crate) fn check_bool(name: &str, value: &Value) -> ApiResult<bool> {

@@ -1,5 +1,5 @@
-//! Request checks shared by the address, domain-alias, autoreply and filter routes: WildDuck's
-//! (Joi's) conversions and limits, answered as `InputValidationError`.
+//! Request checks shared by the API routes: WildDuck's (Joi's) conversions and limits, answered
+//! as `InputValidationError`.
 
 use crate::error::{ApiError, ApiResult};
 use axum::body::Bytes;
