@@ -1,5 +1,6 @@
 //! Users and their addresses.
 
+use crate::found;
 use crate::{Cursor, Result, Segment, Store, StoreError, map_unique, new_id, unix_now};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -163,10 +164,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     /// Finds the user owning an address by its normalized key.
@@ -252,10 +250,7 @@ impl Store {
             query = query.bind(v);
         }
         let done = query.bind(id).execute(&self.pool).await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     /// Users whose username or one of whose addresses contains `contains` (case-insensitive;
@@ -374,9 +369,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         tx.commit().await?;
         Ok(addresses)
     }

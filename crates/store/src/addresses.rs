@@ -1,5 +1,6 @@
 //! Address records (user, wildcard and forwarded), domain aliases and the address register.
 
+use crate::found;
 use crate::{Result, Store, StoreError, map_unique, new_id, placeholders, unix_now};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -249,10 +250,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(map_unique)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     /// Makes one address the user's main address.
@@ -268,9 +266,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         tx.commit().await?;
         Ok(())
     }
@@ -281,10 +277,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     /// Addresses matching `filter`, ordered by key, `limit` of them after `after` or (going back)
@@ -431,10 +424,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     /// Domain aliases whose alias or domain contains `query`, keyset-paged on the alias key.
@@ -577,9 +567,6 @@ impl Store {
         .bind(i64::from(name.is_some()))
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 }

@@ -1,6 +1,7 @@
 //! Queries behind the HTTP API's mail routes: mailbox settings WildDuck has and IMAP does not
 //! (hidden, retention), message expiry, and filtered, keyset-paged message listings.
 
+use crate::found;
 use crate::messages::MessageRow;
 use crate::{Result, Store, StoreError, UidRange};
 use sqlx::Row;
@@ -166,10 +167,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     /// Sets (or with 0 clears) a message's expiry time.

@@ -1,6 +1,7 @@
 //! Authentication records: access tokens, application-specific passwords, TOTP seeds and the
 //! authentication log. Secrets arrive here already hashed; this module never sees a raw token.
 
+use crate::found;
 use crate::{Result, Store, StoreError, map_unique, unix_now};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -279,10 +280,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     // --- TOTP ---

@@ -246,6 +246,14 @@ pub fn new_id() -> String {
     hex::encode(bytes)
 }
 
+/// An UPDATE or DELETE of one addressed row: `NotFound` when it matched none.
+pub(crate) fn found(done: &sqlx::any::AnyQueryResult) -> Result<()> {
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

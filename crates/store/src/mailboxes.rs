@@ -1,5 +1,6 @@
 //! Mailboxes: names, special-use, UID/MODSEQ counters, subscriptions.
 
+use crate::found;
 use crate::{Result, Store, StoreError, map_unique, new_id, unix_now};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -135,9 +136,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(map_unique)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         crate::messages::journal(&mut tx, user_id, id, 0, "mailbox_rename", 0, new_path).await?;
         tx.commit().await?;
         Ok(())
@@ -164,9 +163,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         crate::messages::journal(&mut tx, user_id, id, 0, "mailbox_delete", 0, "").await?;
         tx.commit().await?;
         Ok(())

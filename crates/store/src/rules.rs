@@ -1,5 +1,6 @@
 //! Per-user delivery rules as stored resources: the autoreply and message filters.
 
+use crate::found;
 use crate::{Result, Store, StoreError, new_id, unix_now};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -163,10 +164,7 @@ impl Store {
         .bind(&f.id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     pub async fn delete_filter(&self, user_id: &str, id: &str) -> Result<()> {
@@ -176,10 +174,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(&done)
     }
 
     /// A user's filters in creation order.
