@@ -48,6 +48,11 @@ fn current_user() -> String {
 impl Dovecot {
     /// Starts Dovecot with one user `user`/`password`.
     pub fn start(user: &str, password: &str) -> Option<Dovecot> {
+        Dovecot::start_users(&[(user, password)])
+    }
+
+    /// Starts Dovecot with these users (name, password).
+    pub fn start_users(users: &[(&str, &str)]) -> Option<Dovecot> {
         let Some(bin) = binary() else {
             skipped("/usr/sbin/dovecot not found");
             return None;
@@ -58,7 +63,11 @@ impl Dovecot {
         for d in ["run", "state", "mail"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
-        std::fs::write(root.join("passwd"), format!("{user}:{{PLAIN}}{password}\n")).unwrap();
+        let passwd: String = users
+            .iter()
+            .map(|(user, password)| format!("{user}:{{PLAIN}}{password}\n"))
+            .collect();
+        std::fs::write(root.join("passwd"), passwd).unwrap();
         // Dovecot refuses to access mail as root: as root, mail belongs to `nobody`, which must be
         // able to reach the temp dir. Otherwise everything runs as the current user.
         let root_run = is_root();
