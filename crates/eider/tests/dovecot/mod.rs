@@ -51,7 +51,8 @@ impl Dovecot {
         Dovecot::start_users(&[(user, password)])
     }
 
-    /// Starts Dovecot with these users (name, password).
+    /// Starts Dovecot with these users (name, password). A password that starts with `{` is
+    /// taken as already in Dovecot's `{SCHEME}hash` form (e.g. `{ARGON2ID}$argon2id$...`).
     pub fn start_users(users: &[(&str, &str)]) -> Option<Dovecot> {
         let Some(bin) = binary() else {
             skipped("/usr/sbin/dovecot not found");
@@ -65,7 +66,10 @@ impl Dovecot {
         }
         let passwd: String = users
             .iter()
-            .map(|(user, password)| format!("{user}:{{PLAIN}}{password}\n"))
+            .map(|(user, password)| match password.starts_with('{') {
+                true => format!("{user}:{password}\n"),
+                false => format!("{user}:{{PLAIN}}{password}\n"),
+            })
             .collect();
         std::fs::write(root.join("passwd"), passwd).unwrap();
         // Dovecot refuses to access mail as root: as root, mail belongs to `nobody`, which must be
