@@ -382,6 +382,23 @@ fn imapflow_modules() -> Option<PathBuf> {
         common::skipped("imapflow test needs node (Debian package nodejs)");
         return None;
     }
+    // imapflow 2 declares node >= 20 (Debian 12's own nodejs is 18).
+    let version = Command::new("node").arg("--version").output().ok()?;
+    let version = String::from_utf8_lossy(&version.stdout);
+    let major: u32 = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        common::skipped(&format!(
+            "imapflow {IMAPFLOW_VERSION} needs node >= 20, found {}",
+            version.trim()
+        ));
+        return None;
+    }
     if let Ok(dir) = std::env::var("EIDER_TEST_NODE_MODULES")
         && !dir.is_empty()
     {

@@ -1,7 +1,8 @@
 // A small offline client on imapflow (npm), the IMAP library of Nodemailer/EmailEngine: it keeps a
 // local copy of every mailbox (flags and message bytes in a folder) and resynchronises it with
 // CONDSTORE (RFC 7162): flags changed since the last HIGHESTMODSEQ, UID SEARCH ALL for messages
-// gone, new messages from the last UIDNEXT on.
+// gone, new messages from the last UIDNEXT on. QRESYNC is enabled, as imapflow users do, so the
+// server reports its expunges as VANISHED.
 //
 // usage: node imapflow_sync.mjs PORT USER PASS CACHE_DIR initial|change|resync
 // (NODE_PATH must name the node_modules folder holding imapflow.) `change` first makes the
@@ -116,6 +117,7 @@ const client = new ImapFlow({
     doSTARTTLS: false, // loopback; the server allows plain LOGIN there
     auth: { user, pass },
     logger: false,
+    qresync: true, // ENABLE QRESYNC: expunges arrive as VANISHED while it moves and deletes
 });
 fs.mkdirSync(cacheDir, { recursive: true });
 const index = fs.existsSync(indexPath) ? JSON.parse(fs.readFileSync(indexPath, 'utf8')) : {};

@@ -23,7 +23,8 @@ usage:
 State: {"MAILBOX": {"UID": [[flags...], "sha256 of the message"]}}, mailboxes sorted, flags sorted,
 \\Recent left out (it is per session). UIDs are the server's: a Maildir message is mapped to its
 server UID through the client's own records (mbsync's .mbsyncstate, offlineimap's U= in the file
-name). Messages are compared with CRLF turned into LF, since Maildir clients store LF line ends.
+name). Messages are compared with CRLF turned into LF, since Maildir clients store LF line ends,
+and without the X-TUID header mbsync adds to its copies (see digest()).
 
 Change sets pick messages of INBOX by their position in UID order, so that the server side and the
 client side never touch the same message (a conflict would make "identical" a matter of policy):

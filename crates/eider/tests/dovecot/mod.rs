@@ -48,11 +48,22 @@ fn current_user() -> String {
 impl Dovecot {
     /// Starts Dovecot with one user `user`/`password`.
     pub fn start(user: &str, password: &str) -> Option<Dovecot> {
-        Dovecot::start_with_config(user, password, "")
+        Dovecot::start_users(&[(user, password)])
     }
 
-    /// Like [`Dovecot::start`], with `extra` appended to the generated configuration.
+    /// Starts Dovecot with these users (name, password). A password that starts with `{` is
+    /// taken as already in Dovecot's `{SCHEME}hash` form (e.g. `{ARGON2ID}$argon2id$...`).
+    pub fn start_users(users: &[(&str, &str)]) -> Option<Dovecot> {
+        Dovecot::start_users_with_config(users, "")
+    }
+
+    /// Like [`Dovecot::start`], with `extra_config` appended to the generated configuration.
     pub fn start_with_config(user: &str, password: &str, extra_config: &str) -> Option<Dovecot> {
+        Dovecot::start_users_with_config(&[(user, password)], extra_config)
+    }
+
+    /// Like [`Dovecot::start_users`], with `extra_config` appended to the configuration.
+    pub fn start_users_with_config(users: &[(&str, &str)], extra_config: &str) -> Option<Dovecot> {
         let Some(bin) = binary() else {
             skipped("/usr/sbin/dovecot not found");
             return None;
@@ -63,7 +74,14 @@ impl Dovecot {
         for d in ["run", "state", "mail"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
-        std::fs::write(root.join("passwd"), format!("{user}:{{PLAIN}}{password}\n")).unwrap();
+        let passwd: String = users
+            .iter()
+            .map(|(user, password)| match password.starts_with('{') {
+                true => format!("{user}:{password}\n"),
+                false => format!("{user}:{{PLAIN}}{password}\n"),
+            })
+            .collect();
+        std::fs::write(root.join("passwd"), passwd).unwrap();
         // Dovecot refuses to access mail as root: as root, mail belongs to `nobody`, which must be
         // able to reach the temp dir. Otherwise everything runs as the current user.
         let root_run = is_root();
