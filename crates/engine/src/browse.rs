@@ -156,7 +156,12 @@ impl Engine {
         hidden: bool,
         retention: i64,
     ) -> Result<MailboxRow> {
-        let created = self.create_mailbox(user_id, path, None).await?;
+        let mut created = self.create_mailbox(user_id, path, None).await?;
+        // WildDuck's API subscribes the mailboxes it creates (IMAP CREATE does not).
+        self.store
+            .set_subscription(user_id, &created.path, true)
+            .await?;
+        created.subscribed = true;
         if hidden || retention != 0 {
             self.store
                 .set_mailbox_options(user_id, &created.id, Some(hidden), Some(retention))

@@ -246,6 +246,23 @@ impl Engine {
         }
         let child_prefix = format!("{}{DELIMITER}", source.path);
         let all = self.store.list_mailboxes(user_id).await?;
+        // Subscriptions of the mailbox and its children follow it, as in Dovecot (RFC 3501 §6.3.5
+        // allows either).
+        let moves: Vec<(String, String)> = self
+            .store
+            .list_subscriptions(user_id)
+            .await?
+            .into_iter()
+            .filter_map(|name| {
+                let new = if name == source.path {
+                    target.clone()
+                } else {
+                    let rest = name.strip_prefix(&child_prefix)?;
+                    format!("{target}{DELIMITER}{rest}")
+                };
+                Some((name, new))
+            })
+            .collect();
         self.store
             .rename_mailbox(user_id, &source.id, &target)
             .await?;
@@ -257,15 +274,24 @@ impl Engine {
                 .await?;
             self.publish(user_id, &child.id, 0);
         }
+        self.store.move_subscriptions(user_id, &moves).await?;
         Ok(())
     }
 
+    /// Subscribes or unsubscribes a name. Subscriptions are names, not mailboxes: a name that
+    /// does not exist may be subscribed, and a deleted mailbox keeps its subscription
+    /// (RFC 3501 §6.3.6, §6.3.4).
     pub async fn set_subscribed(&self, user_id: &str, name: &str, subscribed: bool) -> Result<()> {
-        let mailbox = self.find_mailbox(user_id, name).await?;
+        let name = canonical_name(name.trim_end_matches(DELIMITER))?;
         Ok(self
             .store
-            .set_subscribed(user_id, &mailbox.id, subscribed)
+            .set_subscription(user_id, &name, subscribed)
             .await?)
+    }
+
+    /// Every subscribed name of a user, sorted; some may name no mailbox.
+    pub async fn list_subscriptions(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(self.store.list_subscriptions(user_id).await?)
     }
 
     pub async fn mailbox_status(&self, user_id: &str, mailbox_id: &str) -> Result<MailboxStatus> {

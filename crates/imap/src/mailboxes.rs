@@ -240,22 +240,61 @@ impl Session {
             ListReturnOpt::Status(items) => Some(items.clone()),
             _ => None,
         });
-        for mailbox in &mailboxes {
-            if !matchers.iter().any(|m| pattern_matches(m, &mailbox.path)) {
+        // Subscriptions are names: some may name no mailbox (RFC 3501 §6.3.6).
+        let subscriptions = if subscribed_only {
+            self.engine
+                .list_subscriptions(&user)
+                .await
+                .map_err(from_engine)?
+        } else {
+            Vec::new()
+        };
+        // Mailboxes, then subscribed names without a mailbox, in name order.
+        let mut entries: Vec<(&str, Option<&MailboxRow>)> = mailboxes
+            .iter()
+            .map(|m| (m.path.as_str(), Some(m)))
+            .collect();
+        for name in &subscriptions {
+            if !mailboxes.iter().any(|m| &m.path == name) {
+                entries.push((name.as_str(), None));
+            }
+        }
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (path, mailbox) in entries {
+            if !matchers.iter().any(|m| pattern_matches(m, path)) {
                 continue;
             }
+            let subscribed = match mailbox {
+                Some(m) => m.subscribed,
+                None => true,
+            };
             // RFC 5258 RECURSIVEMATCH: a parent of a subscribed mailbox is returned with
             // CHILDINFO even when it is not subscribed itself.
-            let prefix = format!("{}{DELIMITER}", mailbox.path);
+            let prefix = format!("{path}{DELIMITER}");
             let child_info = !lsub
                 && recursive
                 && subscribed_only
-                && mailboxes
-                    .iter()
-                    .any(|m| m.subscribed && m.path.starts_with(&prefix));
-            if subscribed_only && !mailbox.subscribed && !child_info {
+                && subscriptions.iter().any(|name| name.starts_with(&prefix));
+            if subscribed_only && !subscribed && !child_info {
                 continue;
             }
+            let Some(mailbox) = mailbox else {
+                // A subscribed name without a mailbox: LSUB flags it \Noselect (RFC 3501
+                // §6.3.9), LIST (SUBSCRIBED) \NonExistent (RFC 5258 §3.1).
+                if special_only {
+                    continue;
+                }
+                let attrs = if lsub {
+                    "\\Noselect"
+                } else {
+                    "\\Subscribed \\NonExistent"
+                };
+                let mut line = format!("* {command} ({attrs}) \"/\" ").into_bytes();
+                quoted_or_literal(&mut line, self.encode_name(path).as_bytes());
+                line.extend_from_slice(b"\r\n");
+                self.conn.write(&line);
+                continue;
+            };
             if special_only && mailbox.special_use.is_none() {
                 continue;
             }
@@ -287,25 +326,25 @@ impl Session {
             }
         }
         if lsub {
-            self.lsub_unsubscribed_parents(&mailboxes, &matchers);
+            self.lsub_unsubscribed_parents(&subscriptions, &matchers);
         }
         Ok(Reply::ok(done))
     }
 
-    /// RFC 3501 §6.3.9: when `%` stops above a subscribed mailbox whose parent is not subscribed
+    /// RFC 3501 §6.3.9: when `%` stops above a subscribed name whose parent is not subscribed
     /// (or does not exist), LSUB returns that parent flagged `\Noselect`.
-    fn lsub_unsubscribed_parents(&mut self, mailboxes: &[MailboxRow], matchers: &[String]) {
+    fn lsub_unsubscribed_parents(&mut self, subscriptions: &[String], matchers: &[String]) {
         let matches = |name: &str| matchers.iter().any(|m| pattern_matches(m, name));
         let mut parents: Vec<&str> = Vec::new();
-        for mailbox in mailboxes.iter().filter(|m| m.subscribed) {
-            if matches(&mailbox.path) {
+        for name in subscriptions {
+            if matches(name) {
                 continue;
             }
-            let mut end = mailbox.path.len();
-            while let Some(pos) = mailbox.path[..end].rfind(DELIMITER) {
+            let mut end = name.len();
+            while let Some(pos) = name[..end].rfind(DELIMITER) {
                 end = pos;
-                let parent = &mailbox.path[..end];
-                let subscribed = mailboxes.iter().any(|m| m.path == parent && m.subscribed);
+                let parent = &name[..end];
+                let subscribed = subscriptions.iter().any(|s| s == parent);
                 if !subscribed && matches(parent) && !parents.contains(&parent) {
                     parents.push(parent);
                 }

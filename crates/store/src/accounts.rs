@@ -120,6 +120,7 @@ impl Store {
         }
         for (path, special_use) in &user.mailboxes {
             crate::mailboxes::insert_mailbox(&mut tx, &id, path, special_use.as_deref()).await?;
+            crate::mailboxes::insert_subscription(&mut tx, &id, path).await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -354,6 +355,7 @@ impl Store {
             "messages",
             "contents",
             "mailboxes",
+            "subscriptions",
             "journal",
             "access_tokens",
             "asps",

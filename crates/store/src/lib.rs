@@ -100,12 +100,14 @@ const MIGRATIONS_SQLITE: &[&str] = &[
     include_str!("migrations/sqlite_002_auth.sql"),
     include_str!("migrations/sqlite_003_messages.sql"),
     include_str!("migrations/sqlite_004_addresses.sql"),
+    include_str!("migrations/sqlite_009_subscriptions.sql"),
 ];
 const MIGRATIONS_POSTGRES: &[&str] = &[
     include_str!("migrations/postgres_001.sql"),
     include_str!("migrations/postgres_002_auth.sql"),
     include_str!("migrations/postgres_003_messages.sql"),
     include_str!("migrations/postgres_004_addresses.sql"),
+    include_str!("migrations/postgres_009_subscriptions.sql"),
 ];
 
 impl Store {

@@ -20,8 +20,10 @@ pub struct MailboxRow {
     pub created: i64,
 }
 
+/// `subscribed` comes from the subscriptions table (names, RFC 3501 §6.3.6), not the mailbox row.
 const MAILBOX_COLUMNS: &str = "id, user_id, path, special_use, uid_validity, uid_next, highest_modseq, \
-     subscribed, created, recent_uid";
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = mailboxes.user_id \
+     AND s.name = mailboxes.path) THEN 1 ELSE 0 END AS BIGINT), created, recent_uid";
 
 fn mailbox_from_row(row: &AnyRow) -> Result<MailboxRow> {
     Ok(MailboxRow {
@@ -74,6 +76,23 @@ pub(crate) async fn insert_mailbox(
     .await
     .map_err(map_unique)?;
     Ok(id)
+}
+
+/// Subscribes `name` (idempotent).
+pub(crate) async fn insert_subscription(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    name: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) \
+         ON CONFLICT (user_id, name) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(name)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 impl Store {
@@ -169,14 +188,58 @@ impl Store {
         Ok(())
     }
 
+    /// (Un)subscribes the mailbox with this id by its current name.
     pub async fn set_subscribed(&self, user_id: &str, id: &str, subscribed: bool) -> Result<()> {
+        let mailbox = self.get_mailbox(user_id, id).await?;
+        self.set_subscription(user_id, &mailbox.path, subscribed)
+            .await
+    }
+
+    /// (Un)subscribes a name, whether or not a mailbox has it (RFC 3501 §6.3.6). Idempotent.
+    pub async fn set_subscription(&self, user_id: &str, name: &str, on: bool) -> Result<()> {
         let _w = self.writer().await;
-        sqlx::query("UPDATE mailboxes SET subscribed = $1 WHERE user_id = $2 AND id = $3")
-            .bind(i64::from(subscribed))
-            .bind(user_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        if on {
+            insert_subscription(&mut tx, user_id, name).await?;
+        } else {
+            sqlx::query("DELETE FROM subscriptions WHERE user_id = $1 AND name = $2")
+                .bind(user_id)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every subscribed name of a user, sorted.
+    pub async fn list_subscriptions(&self, user_id: &str) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM subscriptions WHERE user_id = $1 ORDER BY name")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Moves subscriptions `(from, to)` pairs in one transaction: each `from` is dropped and `to`
+    /// subscribed (a `to` that was already subscribed stays so).
+    pub async fn move_subscriptions(
+        &self,
+        user_id: &str,
+        moves: &[(String, String)],
+    ) -> Result<()> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        for (from, to) in moves {
+            sqlx::query("DELETE FROM subscriptions WHERE user_id = $1 AND name = $2")
+                .bind(user_id)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+            insert_subscription(&mut tx, user_id, to).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
