@@ -2,7 +2,8 @@
 //! so they stay fixed where imaptest is not installed (see docs/COMPLIANCE.md):
 //! HIGHESTMODSEQ when a command other than SELECT turns CONDSTORE on (esearch-condstore),
 //! ESEARCH MIN/MAX with MODSEQ (esearch-condstore), SORT by an address list that starts with a
-//! group (sort-addresses), and RECURSIVEMATCH with only REMOTE beside it (listext).
+//! group (sort-addresses), RECURSIVEMATCH with only REMOTE beside it (listext), and subscriptions
+//! as names that outlive their mailbox (subscribe, listext).
 
 mod common;
 
@@ -178,3 +179,83 @@ both_stores!(
         assert!(answer.contains("RECURSIVEMATCH"), "{answer}");
     }
 );
+
+// RFC 3501 §6.3.3-6.3.9 and RFC 5258: CREATE does not subscribe, a name without a mailbox can be
+// subscribed, DELETE keeps the subscription (LSUB \Noselect, LIST (SUBSCRIBED) \NonExistent),
+// RENAME moves the subscriptions of the mailbox and its children.
+both_stores!(subscriptions_are_names, |server: &Server| {
+    let mut c = login(server, "subs");
+    for (tag, cmd) in [("c1", "CREATE S/a"), ("c2", "CREATE S/b/c")] {
+        assert_eq!(
+            command(&mut c, tag, cmd)
+                .lines()
+                .last()
+                .unwrap()
+                .split(' ')
+                .nth(1),
+            Some("OK")
+        );
+    }
+    assert_eq!(
+        command(&mut c, "l1", "LSUB \"\" \"S/*\""),
+        "l1 OK Lsub completed.\r\n"
+    );
+    for (tag, name) in [("s1", "S/a"), ("s2", "S/ghost"), ("s3", "S/b/c")] {
+        assert_eq!(
+            command(&mut c, tag, &format!("SUBSCRIBE {name}")),
+            format!("{tag} OK Subscribe completed.\r\n")
+        );
+    }
+    assert_eq!(
+        command(&mut c, "l2", "LSUB \"\" \"S/*\""),
+        "* LSUB () \"/\" \"S/a\"\r\n* LSUB () \"/\" \"S/b/c\"\r\n\
+         * LSUB (\\Noselect) \"/\" \"S/ghost\"\r\nl2 OK Lsub completed.\r\n"
+    );
+    assert_eq!(
+        command(&mut c, "l3", "LSUB \"\" \"S/%\""),
+        "* LSUB () \"/\" \"S/a\"\r\n* LSUB (\\Noselect) \"/\" \"S/ghost\"\r\n\
+         * LSUB (\\Noselect) \"/\" \"S/b\"\r\nl3 OK Lsub completed.\r\n"
+    );
+    assert_eq!(
+        command(&mut c, "d1", "DELETE S/a"),
+        "d1 OK Delete completed.\r\n"
+    );
+    assert_eq!(
+        command(&mut c, "l4", "LSUB \"\" \"S/a\""),
+        "* LSUB (\\Noselect) \"/\" \"S/a\"\r\nl4 OK Lsub completed.\r\n"
+    );
+    assert_eq!(
+        command(&mut c, "l5", "LIST (SUBSCRIBED) \"\" \"S/*\""),
+        "* LIST (\\Subscribed \\NonExistent) \"/\" \"S/a\"\r\n\
+         * LIST (\\HasNoChildren \\Subscribed) \"/\" \"S/b/c\"\r\n\
+         * LIST (\\Subscribed \\NonExistent) \"/\" \"S/ghost\"\r\nl5 OK List completed.\r\n"
+    );
+    // Plain LIST shows only mailboxes.
+    assert_eq!(
+        command(&mut c, "l6", "LIST \"\" \"S/*\" RETURN (SUBSCRIBED)"),
+        "* LIST (\\HasChildren) \"/\" \"S/b\"\r\n\
+         * LIST (\\HasNoChildren \\Subscribed) \"/\" \"S/b/c\"\r\nl6 OK List completed.\r\n"
+    );
+    // RENAME moves the subscriptions of the mailbox and its children.
+    assert_eq!(
+        command(&mut c, "r1", "RENAME S/b S/d"),
+        "r1 OK Rename completed.\r\n"
+    );
+    assert_eq!(
+        command(&mut c, "l7", "LSUB \"\" \"S/*\""),
+        "* LSUB (\\Noselect) \"/\" \"S/a\"\r\n* LSUB () \"/\" \"S/d/c\"\r\n\
+         * LSUB (\\Noselect) \"/\" \"S/ghost\"\r\nl7 OK Lsub completed.\r\n"
+    );
+    for (tag, name) in [("u1", "S/ghost"), ("u2", "S/a"), ("u3", "S/never")] {
+        assert_eq!(
+            command(&mut c, tag, &format!("UNSUBSCRIBE {name}")),
+            format!("{tag} OK Unsubscribe completed.\r\n")
+        );
+    }
+    // A mailbox created again under a name that is no longer subscribed stays unsubscribed.
+    command(&mut c, "c3", "CREATE S/a");
+    assert_eq!(
+        command(&mut c, "l8", "LSUB \"\" \"S/*\""),
+        "* LSUB () \"/\" \"S/d/c\"\r\nl8 OK Lsub completed.\r\n"
+    );
+});
