@@ -13,20 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Scripted test groups that fail on purpose, with the reason (also in docs/COMPLIANCE.md).
-const DOCUMENTED_FAILURES: &[(&str, &str)] = &[
-    (
-        "subscribe",
-        "CREATE subscribes the new mailbox (the store default, as WildDuck does); the script expects it unsubscribed",
-    ),
-    (
-        "listext",
-        "subscriptions are a mailbox attribute: CREATE subscribes, and a deleted mailbox's subscription goes with it (no \\NonExistent subscribed entries)",
-    ),
-    (
-        "append-binary",
-        "every stored message has bare LF turned into CRLF, also a literal8 APPEND's binary body part",
-    ),
-];
+const DOCUMENTED_FAILURES: &[(&str, &str)] = &[(
+    "append-binary",
+    "every stored message has bare LF turned into CRLF, also a literal8 APPEND's binary body part",
+)];
 
 fn imaptest_binary() -> Option<PathBuf> {
     if let Ok(path) = std::env::var("IMAPTEST")

@@ -268,13 +268,15 @@ impl Session {
                 Some(m) => m.subscribed,
                 None => true,
             };
-            // RFC 5258 RECURSIVEMATCH: a parent of a subscribed mailbox is returned with
-            // CHILDINFO even when it is not subscribed itself.
+            // RFC 5258 §3.5 RECURSIVEMATCH: a parent of a subscribed name that the patterns do
+            // not match is returned with CHILDINFO even when it is not subscribed itself.
             let prefix = format!("{path}{DELIMITER}");
             let child_info = !lsub
                 && recursive
                 && subscribed_only
-                && subscriptions.iter().any(|name| name.starts_with(&prefix));
+                && subscriptions.iter().any(|name| {
+                    name.starts_with(&prefix) && !matchers.iter().any(|m| pattern_matches(m, name))
+                });
             if subscribed_only && !subscribed && !child_info {
                 continue;
             }
