@@ -317,8 +317,8 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("LIST \"\" %", "name order, as above"),
     (
         "LSUB \"\" *",
-        "CREATE subscribes the new mailbox and INBOX is subscribed (as WildDuck does); LSUB \
-         carries no special-use attributes",
+        "a new account's INBOX is subscribed with its other default mailboxes (as WildDuck \
+         does); LSUB carries no special-use attributes; name order",
     ),
     (
         "LIST (SUBSCRIBED) \"\" *",
