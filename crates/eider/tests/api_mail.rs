@@ -193,6 +193,8 @@ both_stores!(mailboxes_crud, |s: &Server| {
     // Get, resolve.
     let one = ok(get(s, &format!("{base}/{projects}")));
     assert_eq!(one["path"], "Work/Projects");
+    // Mailboxes the API creates are subscribed, as in WildDuck.
+    assert_eq!(one["subscribed"], true);
     assert_eq!(one["name"], "Projects");
     assert_eq!(one["retention"], 3600000);
     assert_eq!(one["total"], 0);
@@ -218,6 +220,39 @@ both_stores!(mailboxes_crud, |s: &Server| {
         "PUT",
         &format!("{base}/{}", boxes["INBOX"]),
         &json!({"subscribed": true}),
+    ));
+    // The subscription follows the rename, and unsubscribing over the API reaches it.
+    ok(send(
+        s,
+        "PUT",
+        &format!("{base}/{projects}"),
+        &json!({"subscribed": true}),
+    ));
+    ok(send(
+        s,
+        "PUT",
+        &format!("{base}/{projects}"),
+        &json!({"path": "Work/Archive/2025"}),
+    ));
+    assert_eq!(
+        ok(get(s, &format!("{base}/{projects}")))["subscribed"],
+        true
+    );
+    ok(send(
+        s,
+        "PUT",
+        &format!("{base}/{projects}"),
+        &json!({"subscribed": false}),
+    ));
+    assert_eq!(
+        ok(get(s, &format!("{base}/{projects}")))["subscribed"],
+        false
+    );
+    ok(send(
+        s,
+        "PUT",
+        &format!("{base}/{projects}"),
+        &json!({"path": "Work/Archive/2024"}),
     ));
 
     // Errors.
