@@ -261,6 +261,7 @@ pub async fn get_user(
         .map_err(|e| ApiError::from_engine(e, Subject::User))?;
     let mut out = user_json(&user, address);
     out["enabled2fa"] = enabled_2fa(&state, &user.id).await?;
+    out["limits"]["received"]["used"] = json!(state.engine.received_recently(&user.id).await);
     if !caller.is_root() {
         // internalData is for the operator, not the user.
         out.as_object_mut().map(|o| o.remove("internalData"));

@@ -968,3 +968,34 @@ fn single_instance_auth_limit_sqlite() {
 fn single_instance_auth_limit_postgres() {
     single_instance_auth_limit(common::Backend::Postgres);
 }
+
+/// WildDuck's `receivedMax` counts deliveries on every instance together.
+#[test]
+fn received_max_counts_deliveries_on_all_instances() {
+    let prefix = common::unique_redis_prefix();
+    let env = [("EIDER_REDIS_PREFIX", prefix.as_str())];
+    let Some(nodes) = common::pg_redis_cluster(2, &env) else {
+        return;
+    };
+    let created = common::api_request(
+        nodes[0].api_port,
+        "POST",
+        "/users",
+        Some(
+            r#"{"username":"ruth","password":"secret123","address":"ruth@example.com","receivedMax":3}"#,
+        ),
+    );
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let mut a = lmtp_connect(&nodes[0]);
+    let mut b = lmtp_connect(&nodes[1]);
+    assert!(lmtp_deliver(&mut a, "ruth@example.com", "a1"));
+    assert!(lmtp_deliver(&mut b, "ruth@example.com", "b1"));
+    assert!(lmtp_deliver(&mut a, "ruth@example.com", "a2"));
+    // The fourth within the minute is refused, whichever instance takes it.
+    assert!(!lmtp_deliver(&mut b, "ruth@example.com", "b2"));
+    assert!(!lmtp_deliver(&mut a, "ruth@example.com", "a3"));
+    assert_eq!(
+        common::inbox_count(nodes[1].imap_port, "ruth", "secret123"),
+        3
+    );
+}

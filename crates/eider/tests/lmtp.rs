@@ -415,3 +415,48 @@ both_stores!(python_smtplib, |server: &Server| {
         })
     );
 });
+
+/// Sends one message to `rcpt` in its own transaction; returns the reply to the data.
+fn deliver_once(c: &mut LineClient, rcpt: &str, subject: &str) -> String {
+    c.send(
+        format!(
+            "MAIL FROM:<s@remote.example>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n\
+             Subject: {subject}\r\n\r\nbody\r\n.\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(c.line(), "250 2.1.0 OK\r\n");
+    let rcpt_reply = c.line();
+    assert!(rcpt_reply.starts_with("250 "), "{rcpt_reply}");
+    assert_eq!(c.line(), "354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+    c.line()
+}
+
+// WildDuck's `receivedMax`: messages per 60 seconds; over it LMTP answers 450 and stores nothing.
+both_stores!(received_max_per_minute, |server: &Server| {
+    let created = common::api_request(
+        server.api_port,
+        "POST",
+        "/users",
+        Some(
+            r#"{"username":"rachel","password":"secret123","address":"rachel@example.com","receivedMax":2}"#,
+        ),
+    );
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let mut c = LineClient::connect(server.lmtp_port);
+    lhlo(&mut c);
+    for n in 1..=2 {
+        assert_eq!(
+            deliver_once(&mut c, "rachel@example.com", &format!("m{n}")),
+            "250 2.0.0 <rachel@example.com> delivered\r\n"
+        );
+    }
+    assert_eq!(
+        deliver_once(&mut c, "Rachel+x@example.com", "m3"),
+        "450 4.2.1 <Rachel+x@example.com> Too many messages received, try later\r\n"
+    );
+    assert_eq!(
+        common::inbox_count(server.imap_port, "rachel", "secret123"),
+        2
+    );
+});

@@ -45,10 +45,10 @@ pub struct Slot {
 /// Windowed counters beyond this many keys get their expired entries swept, bounding memory.
 const LOCAL_SWEEP_AT: usize = 10_000;
 
-/// INCR, and give a new key its lifetime; one atomic step.
+/// INCRBY, and give a new key its lifetime; one atomic step.
 const HIT_SCRIPT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if n == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n";
 
 /// Slots are a sorted set of holder → expiry (Redis server clock, ms). Expired holders are dropped
@@ -96,16 +96,23 @@ impl Counters {
 
     /// Adds one to the windowed counter `key` (created with lifetime `window`); returns the count.
     pub async fn hit(&self, key: &str, window: Duration) -> u64 {
+        self.add(key, 1, window).await
+    }
+
+    /// Adds `amount` (at least 1) to the windowed counter `key`, created with lifetime `window`
+    /// by the first addition; returns the new total.
+    pub async fn add(&self, key: &str, amount: u64, window: Duration) -> u64 {
+        let amount = amount.max(1);
         if let Some(redis) = &self.redis {
             let ms = window.as_millis().max(1) as u64;
             let script = redis::Script::new(HIT_SCRIPT);
             let mut invocation = script.key(redis.link.key(key));
-            invocation.arg(ms);
+            invocation.arg(ms).arg(amount);
             if let Some(n) = redis.run(invocation).await {
                 return n;
             }
         }
-        self.local.hit(key, window)
+        self.local.add(key, amount, window)
     }
 
     /// The current value of the windowed counter `key` (0 when absent or expired).
@@ -164,7 +171,7 @@ impl Counters {
 }
 
 impl LocalCounters {
-    fn hit(&self, key: &str, window: Duration) -> u64 {
+    fn add(&self, key: &str, amount: u64, window: Duration) -> u64 {
         let now = Instant::now();
         let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= LOCAL_SWEEP_AT {
@@ -174,7 +181,7 @@ impl LocalCounters {
         if entry.1 <= now {
             *entry = (0, now + window);
         }
-        entry.0 += 1;
+        entry.0 += amount;
         entry.0
     }
 

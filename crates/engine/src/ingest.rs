@@ -185,6 +185,7 @@ impl Engine {
         message.extend_from_slice(format!("Delivered-To: {rcpt}\r\n").as_bytes());
         message.extend_from_slice(raw);
         let result = async {
+            self.charge_received(user_id).await?;
             let inbox = self.find_mailbox(user_id, mailbox::INBOX).await?;
             self.append(user_id, &inbox.id, message, &Flags::default(), None)
                 .await
@@ -197,6 +198,40 @@ impl Engine {
             }
             Err(e) => DeliveryOutcome::Failed(e),
         }
+    }
+
+    /// WildDuck's `receivedMax`: at most that many messages delivered to the user per 60 seconds
+    /// (0 or unset: no limit), counted across the cluster when Redis is configured. Over it the
+    /// delivery fails with `RateLimited`, which LMTP answers as a temporary failure.
+    async fn charge_received(&self, user_id: &str) -> Result<()> {
+        let user = self.store.get_user(user_id).await?;
+        let max = serde_json::from_str::<serde_json::Value>(&user.props)
+            .ok()
+            .and_then(|p| {
+                let v = p.get("receivedMax")?;
+                v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))
+            })
+            .unwrap_or(0);
+        if max == 0 {
+            return Ok(());
+        }
+        let key = format!("received:{user_id}");
+        let count = self
+            .counters
+            .add(&key, 1, std::time::Duration::from_secs(60))
+            .await;
+        if count > max {
+            return Err(Error::new(
+                ErrorKind::RateLimited,
+                format!("more than {max} messages received in 60 seconds"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Messages delivered to the user in the current `receivedMax` window (for the API's limits).
+    pub async fn received_recently(&self, user_id: &str) -> u64 {
+        self.counters.count(&format!("received:{user_id}")).await
     }
 
     /// Adds the sender of a delivered message to the user's address register.

@@ -375,6 +375,13 @@ where
                 (None, Some(Some(e))) => match e.kind {
                     ErrorKind::OverQuota => format!("{OVER_QUOTA} <{}> Mailbox full", r.given),
                     ErrorKind::TooBig => format!("552 5.3.4 <{}> Message too big", r.given),
+                    // receivedMax: the sending MTA keeps the message and retries later.
+                    ErrorKind::RateLimited => {
+                        format!(
+                            "450 4.2.1 <{}> Too many messages received, try later",
+                            r.given
+                        )
+                    }
                     _ => {
                         tracing::warn!(peer = %self.peer, rcpt = %r.given, error = %e, "delivery failed");
                         format!("451 4.3.0 <{}> temporary failure", r.given)
