@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use eider_engine::UsageLimit;
 use eider_engine::{CreateUser, UpdateUser, UserFilter, UserRow};
 use serde_json::{Map, Value, json};
 
@@ -261,7 +262,13 @@ pub async fn get_user(
         .map_err(|e| ApiError::from_engine(e, Subject::User))?;
     let mut out = user_json(&user, address);
     out["enabled2fa"] = enabled_2fa(&state, &user.id).await?;
-    out["limits"]["received"]["used"] = json!(state.engine.received_recently(&user.id).await);
+    for (name, limit) in [
+        ("received", UsageLimit::Received),
+        ("imapUpload", UsageLimit::ImapUpload),
+        ("imapDownload", UsageLimit::ImapDownload),
+    ] {
+        out["limits"][name]["used"] = json!(state.engine.usage(&user.id, limit).await);
+    }
     if !caller.is_root() {
         // internalData is for the operator, not the user.
         out.as_object_mut().map(|o| o.remove("internalData"));

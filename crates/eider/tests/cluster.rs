@@ -999,3 +999,32 @@ fn received_max_counts_deliveries_on_all_instances() {
         3
     );
 }
+
+/// WildDuck's imapMaxUpload counts APPENDs on every instance together.
+#[test]
+fn daily_upload_limit_counts_appends_on_all_instances() {
+    let prefix = common::unique_redis_prefix();
+    let env = [("EIDER_REDIS_PREFIX", prefix.as_str())];
+    let Some(nodes) = common::pg_redis_cluster(2, &env) else {
+        return;
+    };
+    let created = common::api_request(
+        nodes[0].api_port,
+        "POST",
+        "/users",
+        Some(
+            r#"{"username":"una","password":"secret123","address":"una@example.com","imapMaxUpload":250}"#,
+        ),
+    );
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let message = format!("Subject: limit\r\n\r\n{}", "x".repeat(100 - 18));
+    let mut a = login(&nodes[0], "una", "secret123");
+    let mut b = login(&nodes[1], "una", "secret123");
+    assert!(append(&mut a, "a1", &message) > 0);
+    assert!(append(&mut b, "b1", &message) > 0);
+    b.send(format!("b2 APPEND INBOX {{{}+}}\r\n{message}\r\n", message.len()).as_bytes());
+    assert_eq!(
+        b.until("b2 "),
+        "b2 NO [LIMIT] Daily IMAP upload limit of 250 bytes reached.\r\n"
+    );
+}

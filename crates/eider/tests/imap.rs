@@ -340,3 +340,55 @@ fn cli_lists_users_and_changes_passwords() {
         assert!(help.contains(sub), "{help}");
     }
 }
+
+/// APPENDs `message` with a synchronizing literal; returns the tagged answer.
+fn append_literal(c: &mut LineClient, tag: &str, message: &str) -> String {
+    c.send(format!("{tag} APPEND INBOX {{{}}}\r\n", message.len()).as_bytes());
+    let go = c.line();
+    assert!(go.starts_with("+ "), "{go}");
+    c.send(format!("{message}\r\n").as_bytes());
+    c.until(&format!("{tag} "))
+}
+
+// WildDuck's imapMaxUpload / imapMaxDownload: bytes per 24 hours over IMAP; over them NO [LIMIT].
+both_stores!(daily_imap_upload_and_download_limits, |server: &Server| {
+    let created = common::api_request(
+        server.api_port,
+        "POST",
+        "/users",
+        Some(
+            r#"{"username":"lena","password":"secret123","address":"lena@example.com",
+                "imapMaxUpload":250,"imapMaxDownload":300}"#,
+        ),
+    );
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let message = format!("Subject: limit\r\n\r\n{}", "x".repeat(100 - 18));
+    assert_eq!(message.len(), 100);
+    let mut c = login(server, "lena", "secret123");
+    assert!(append_literal(&mut c, "a1", &message).starts_with("a1 OK [APPENDUID "));
+    assert!(append_literal(&mut c, "a2", &message).starts_with("a2 OK [APPENDUID "));
+    assert_eq!(
+        append_literal(&mut c, "a3", &message),
+        "a3 NO [LIMIT] Daily IMAP upload limit of 250 bytes reached.\r\n"
+    );
+    command(&mut c, "s", "SELECT INBOX");
+    // Flags and sizes cost nothing; message bytes do (100 each, charged before sending).
+    assert!(
+        command(&mut c, "f0", "FETCH 1:2 (FLAGS RFC822.SIZE)")
+            .ends_with("f0 OK Fetch completed.\r\n")
+    );
+    let first = command(&mut c, "f1", "FETCH 1:2 BODY.PEEK[]");
+    assert!(first.ends_with("f1 OK Fetch completed.\r\n"), "{first}");
+    assert_eq!(
+        command(&mut c, "f2", "FETCH 1:2 BODY.PEEK[]"),
+        "f2 NO [LIMIT] Daily IMAP download limit of 300 bytes reached.\r\n"
+    );
+    let id = created.body["id"].as_str().unwrap();
+    let user = common::api_request(server.api_port, "GET", &format!("/users/{id}"), None);
+    assert_eq!(user.body["limits"]["imapUpload"]["used"], 300);
+    assert_eq!(user.body["limits"]["imapDownload"]["used"], 400);
+    // Another user is not affected.
+    server.add_user("mona", "pw", "mona@example.com");
+    let mut m = login(server, "mona", "pw");
+    assert!(append_literal(&mut m, "b1", &message).starts_with("b1 OK [APPENDUID "));
+});

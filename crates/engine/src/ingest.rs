@@ -205,33 +205,37 @@ impl Engine {
     /// delivery fails with `RateLimited`, which LMTP answers as a temporary failure.
     async fn charge_received(&self, user_id: &str) -> Result<()> {
         let user = self.store.get_user(user_id).await?;
+        self.charge_limit(&user, UsageLimit::Received, 1).await
+    }
+
+    /// What the user has used of a windowed limit so far (0 once the window has passed).
+    pub async fn usage(&self, user_id: &str, limit: UsageLimit) -> u64 {
+        self.counters.count(&limit.key(user_id)).await
+    }
+
+    /// Charges `amount` to one of the user's windowed limits (WildDuck's user fields, kept in the
+    /// user's properties; 0 or unset means none). The counter lives in Redis when the instance is
+    /// clustered, so the limit holds across instances. Over the limit: `RateLimited`, and the
+    /// amount stays charged (every attempt in the window counts).
+    pub async fn charge_limit(&self, user: &UserRow, limit: UsageLimit, amount: u64) -> Result<()> {
         let max = serde_json::from_str::<serde_json::Value>(&user.props)
             .ok()
             .and_then(|p| {
-                let v = p.get("receivedMax")?;
+                let v = p.get(limit.field())?;
                 v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))
             })
             .unwrap_or(0);
         if max == 0 {
             return Ok(());
         }
-        let key = format!("received:{user_id}");
-        let count = self
+        let used = self
             .counters
-            .add(&key, 1, std::time::Duration::from_secs(60))
+            .add(&limit.key(&user.id), amount, limit.window())
             .await;
-        if count > max {
-            return Err(Error::new(
-                ErrorKind::RateLimited,
-                format!("more than {max} messages received in 60 seconds"),
-            ));
+        if used > max {
+            return Err(Error::new(ErrorKind::RateLimited, limit.refusal(max)));
         }
         Ok(())
-    }
-
-    /// Messages delivered to the user in the current `receivedMax` window (for the API's limits).
-    pub async fn received_recently(&self, user_id: &str) -> u64 {
-        self.counters.count(&format!("received:{user_id}")).await
     }
 
     /// Adds the sender of a delivered message to the user's address register.
@@ -392,5 +396,52 @@ impl Engine {
             .store
             .changes_since(user_id, mailbox_id, modseq)
             .await?)
+    }
+}
+
+/// The windowed per-user limits WildDuck defines and Eider enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageLimit {
+    /// `receivedMax`: messages delivered per 60 seconds.
+    Received,
+    /// `imapMaxUpload`: bytes APPENDed over IMAP per 24 hours.
+    ImapUpload,
+    /// `imapMaxDownload`: message bytes FETCHed over IMAP per 24 hours.
+    ImapDownload,
+}
+
+impl UsageLimit {
+    fn field(self) -> &'static str {
+        match self {
+            UsageLimit::Received => "receivedMax",
+            UsageLimit::ImapUpload => "imapMaxUpload",
+            UsageLimit::ImapDownload => "imapMaxDownload",
+        }
+    }
+
+    fn key(self, user_id: &str) -> String {
+        let kind = match self {
+            UsageLimit::Received => "received",
+            UsageLimit::ImapUpload => "imapupload",
+            UsageLimit::ImapDownload => "imapdownload",
+        };
+        format!("{kind}:{user_id}")
+    }
+
+    fn window(self) -> std::time::Duration {
+        match self {
+            UsageLimit::Received => std::time::Duration::from_secs(60),
+            _ => std::time::Duration::from_secs(24 * 60 * 60),
+        }
+    }
+
+    fn refusal(self, max: u64) -> String {
+        match self {
+            UsageLimit::Received => format!("more than {max} messages received in 60 seconds"),
+            UsageLimit::ImapUpload => format!("daily IMAP upload limit of {max} bytes reached"),
+            UsageLimit::ImapDownload => {
+                format!("daily IMAP download limit of {max} bytes reached")
+            }
+        }
     }
 }

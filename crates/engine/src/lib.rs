@@ -41,7 +41,7 @@ pub use counters::{Counters, Slot};
 pub use eider_store::new_id;
 pub use error::{Error, ErrorKind, Result};
 pub use flags::Flags;
-pub use ingest::{CreateUser, DeliveryOutcome};
+pub use ingest::{CreateUser, DeliveryOutcome, UsageLimit};
 pub use mailbox::{
     INBOX, MailboxStatus, SPECIAL_USE_DEFAULTS, canonical_special_use as mailbox_special_use,
 };

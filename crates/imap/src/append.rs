@@ -51,6 +51,9 @@ impl Session {
                 internal_date: message.date.map(|d| d.unix),
             });
         }
+        let bytes: u64 = batch.iter().map(|m| m.raw.len() as u64).sum();
+        self.charge_limit(eider_engine::UsageLimit::ImapUpload, bytes)
+            .await?;
         let (validity, rows) = self
             .engine
             .append_all(&user, &target.id, batch)

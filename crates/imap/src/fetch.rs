@@ -103,6 +103,12 @@ impl Session {
             if let Some(since) = changed_since {
                 rows.retain(|_, r| r.modseq > since);
             }
+            if needs_bytes {
+                // Charged per chunk before any of it is sent, so no literal is cut short.
+                let bytes = rows.values().map(|r| r.size).sum();
+                self.charge_limit(eider_engine::UsageLimit::ImapDownload, bytes)
+                    .await?;
+            }
             let mut newly_seen = Vec::new();
             if sets_seen {
                 let unseen: Vec<u32> = chunk

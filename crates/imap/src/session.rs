@@ -725,6 +725,34 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Charges a WildDuck daily limit of the logged-in user; over it, `NO [LIMIT]` (RFC 5530).
+    pub(crate) async fn charge_limit(
+        &self,
+        limit: eider_engine::UsageLimit,
+        amount: u64,
+    ) -> Result<(), Reply> {
+        let Some(user) = self.user.as_ref() else {
+            return Ok(());
+        };
+        match self.engine.charge_limit(user, limit, amount).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind == eider_engine::ErrorKind::RateLimited => {
+                Err(Reply::no(&format!("{}.", capitalized(&e.message))).code("LIMIT"))
+            }
+            Err(e) => Err(from_engine(e)),
+        }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// RFC 5530 PRIVACYREQUIRED: the answer to LOGIN / AUTHENTICATE where LOGINDISABLED is advertised.
 fn privacy_required() -> Reply {
     Reply::no("Plaintext authentication is disabled on connections without TLS; use STARTTLS or the implicit-TLS port.")
