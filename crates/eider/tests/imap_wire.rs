@@ -416,3 +416,40 @@ both_stores!(
         assert!(command(&mut c, "o", "SELECT INBOX").contains("o OK [READ-WRITE]"));
     }
 );
+
+// A binary-CTE part sent with a literal8 APPEND is stored base64-encoded (as Dovecot does), so
+// BINARY[n] gives back exactly the bytes appended, bare LF, CR and NUL included, and BODY[n] is
+// 7-bit (imaptest's append-binary).
+both_stores!(binary_cte_parts_survive_exactly, |server: &Server| {
+    server.add_user("bin", "pw", "bin@example.com");
+    let mut c = login(server, "bin", "pw");
+    let body: &[u8] = b"\0-\xe4\n\r\n\n";
+    let mut message = b"From: user@domain.org\r\nMime-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\n\
+Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        .to_vec();
+    message.extend_from_slice(body);
+    message.extend_from_slice(b"\r\n--x\r\nContent-Type: text/plain\r\n\r\nafter\r\n--x--\r\n");
+    c.send(format!("a APPEND INBOX ~{{{}}}\r\n", message.len()).as_bytes());
+    assert_eq!(c.line(), "+ Ready for literal data\r\n");
+    c.send(&message);
+    c.send(b"\r\n");
+    let appended = c.until("a ");
+    assert!(appended.contains("a OK [APPENDUID "), "{appended}");
+    command(&mut c, "s", "SELECT INBOX");
+    c.send(b"b FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])\r\n");
+    let (head, data, rest) = fetch_literal(&mut c, "b");
+    assert_eq!(head, "* 1 FETCH (BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n");
+    assert_eq!(data, body);
+    assert_eq!(rest, ")\r\nb OK Fetch completed.\r\n");
+    assert_eq!(
+        command(
+            &mut c,
+            "c",
+            "FETCH 1 (BODY.PEEK[1.MIME] BODY.PEEK[1] BODY.PEEK[2])"
+        ),
+        "* 1 FETCH (BODY[1.MIME] {77}\r\nContent-Type: application/octet-stream\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n BODY[1] {12}\r\nAC3kCg0KCg== BODY[2] {5}\r\nafter)\r\n\
+         c OK Fetch completed.\r\n"
+    );
+});

@@ -13,10 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Scripted test groups that fail on purpose, with the reason (also in docs/COMPLIANCE.md).
-const DOCUMENTED_FAILURES: &[(&str, &str)] = &[(
-    "append-binary",
-    "every stored message has bare LF turned into CRLF, also a literal8 APPEND's binary body part",
-)];
+const DOCUMENTED_FAILURES: &[(&str, &str)] = &[];
 
 fn imaptest_binary() -> Option<PathBuf> {
     if let Ok(path) = std::env::var("IMAPTEST")

@@ -8,6 +8,9 @@ pub struct NewMessage {
     pub raw: Vec<u8>,
     pub flags: Flags,
     pub internal_date: Option<i64>,
+    /// Sent as a BINARY literal8: parts with `Content-Transfer-Encoding: binary` are stored
+    /// base64-encoded (see [`eider_mime::encode_binary_parts`]).
+    pub binary: bool,
 }
 
 impl Engine {
@@ -40,8 +43,12 @@ impl Engine {
         let mut rows = Vec::with_capacity(messages.len());
         let mut validity = 0;
         for m in messages {
+            let raw = match m.binary {
+                true => eider_mime::encode_binary_parts(&m.raw).unwrap_or(m.raw),
+                false => m.raw,
+            };
             match self
-                .append(user_id, mailbox_id, m.raw, &m.flags, m.internal_date)
+                .append(user_id, mailbox_id, raw, &m.flags, m.internal_date)
                 .await
             {
                 Ok((v, row)) => {

@@ -49,6 +49,7 @@ impl Session {
                 raw,
                 flags: to_engine_flags(&message.flags),
                 internal_date: message.date.map(|d| d.unix),
+                binary: message.binary,
             });
         }
         let bytes: u64 = batch.iter().map(|m| m.raw.len() as u64).sum();

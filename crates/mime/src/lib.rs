@@ -30,7 +30,7 @@ mod write;
 
 use serde::{Deserialize, Serialize};
 
-pub use binary::decode_transfer_encoding;
+pub use binary::{decode_transfer_encoding, encode_binary_parts};
 pub use fields::HeaderFields;
 pub use mime::{MAX_NESTING, MAX_PARTS};
 pub use text::{PREVIEW_CHARS, body_text, preview};
