@@ -137,9 +137,4 @@ pub fn log_fields(body: &Map<String, Value>, caller: &Caller) -> ApiResult<LogFi
     })
 }
 
-/// Seconds since the epoch as JavaScript's `toISOString()` writes them.
-pub fn iso_date(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use crate::validate::iso_date;

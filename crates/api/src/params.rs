@@ -26,19 +26,7 @@ pub fn message_uid(value: &str) -> ApiResult<u32> {
 /// Query-string values as given.
 pub type Query = HashMap<String, String>;
 
-pub fn parse_bool(name: &str, value: &Value) -> ApiResult<bool> {
-    match value {
-        Value::Bool(b) => Ok(*b),
-        Value::Number(n) if n.as_f64() == Some(1.0) => Ok(true),
-        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(false),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "y" | "1" | "on" => Ok(true),
-            "false" | "no" | "n" | "0" | "off" => Ok(false),
-            _ => Err(ApiError::invalid(format!("\"{name}\" must be a boolean"))),
-        },
-        _ => Err(ApiError::invalid(format!("\"{name}\" must be a boolean"))),
-    }
-}
+pub use crate::validate::joi_bool as parse_bool;
 
 pub fn parse_number(name: &str, value: &Value) -> ApiResult<f64> {
     let n = match value {
@@ -190,12 +178,7 @@ pub fn parse_date(name: &str, value: &str) -> ApiResult<i64> {
     )))
 }
 
-/// Seconds since the epoch as JavaScript's `toISOString()` writes them.
-pub fn iso_date(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use crate::validate::iso_date;
 
 pub use crate::validate::body as json_body;
 

@@ -4,6 +4,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Subject};
 use crate::input::{self, Params};
+use crate::validate::iso_date;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -76,18 +77,11 @@ const IGNORED: &[(&str, Kind)] = &[
 pub(crate) use crate::validate::body as json_object;
 
 /// A boolean as Joi takes it: true/false, also "true"/"yes"/"1"/... and 1/0.
+/// An empty string reads as false here.
 pub(crate) fn check_bool(name: &str, value: &Value) -> ApiResult<bool> {
-    let err = || ApiError::invalid(format!("\"{name}\" must be a boolean"));
     match value {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "y" | "1" | "on" => Ok(true),
-            "false" | "no" | "n" | "0" | "off" | "" => Ok(false),
-            _ => Err(err()),
-        },
-        Value::Number(n) if n.as_f64() == Some(1.0) => Ok(true),
-        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(false),
-        _ => Err(err()),
+        Value::String(s) if s.trim().is_empty() => Ok(false),
+        _ => crate::validate::joi_bool(name, value),
     }
 }
 
@@ -345,13 +339,6 @@ fn user_json(user: &UserRow, address: Option<String>) -> Value {
         }
     }
     out
-}
-
-/// Seconds since the epoch as JavaScript's `toISOString()` writes them.
-fn iso_date(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Resolve a username or address to a user id

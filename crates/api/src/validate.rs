@@ -97,21 +97,29 @@ pub fn required_string(map: &Map<String, Value>, name: &str, max: usize) -> ApiR
         .ok_or_else(|| ApiError::invalid(format!("\"{name}\" is required")))
 }
 
-/// An optional boolean as Joi converts it (true/false, "true"/"false", "yes"/"no", 1/0 ...).
-pub fn boolean(map: &Map<String, Value>, name: &str) -> ApiResult<Option<bool>> {
+/// A boolean as Joi converts it: true/false, "true"/"false", "yes"/"no", "on"/"off", 1/0 ...
+/// The one conversion every route uses; callers decide what an empty string means.
+pub fn joi_bool(name: &str, value: &Value) -> ApiResult<bool> {
     let err = || ApiError::invalid(format!("\"{name}\" must be a boolean"));
-    match present(map, name) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "y" | "1" | "on" => Ok(Some(true)),
-            "false" | "no" | "n" | "0" | "off" => Ok(Some(false)),
-            "" => Ok(None),
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "on" => Ok(true),
+            "false" | "no" | "n" | "0" | "off" => Ok(false),
             _ => Err(err()),
         },
-        Some(Value::Number(n)) if n.as_f64() == Some(1.0) => Ok(Some(true)),
-        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => Ok(Some(false)),
-        Some(_) => Err(err()),
+        Value::Number(n) if n.as_f64() == Some(1.0) => Ok(true),
+        Value::Number(n) if n.as_f64() == Some(0.0) => Ok(false),
+        _ => Err(err()),
+    }
+}
+
+/// An optional boolean as Joi converts it; an empty string is absent.
+pub fn boolean(map: &Map<String, Value>, name: &str) -> ApiResult<Option<bool>> {
+    match present(map, name) {
+        None => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(v) => joi_bool(name, v).map(Some),
     }
 }
 
